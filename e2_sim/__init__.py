@@ -1,0 +1,1 @@
+"""The radio world: scenario presets, batched numpy channel/traffic models, E2 node agents."""

@@ -1,0 +1,1 @@
+"""Channel models: path loss per standard, small-scale fading, antenna patterns."""

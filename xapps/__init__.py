@@ -1,0 +1,1 @@
+"""xApps: the SDK, policies (ONNX, baselines, optimizers) and the tier xApps."""

@@ -1,0 +1,67 @@
+"""Policy registry: `make_policy("llq", spec, seed)` builds a policy by name.
+
+Policies register themselves with `register`; modules listed in `_MODULES` are imported on
+first use so that a name is available without the caller importing its module.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from ric.protocol import WorldSpec
+from xapps.policies.base import Policy
+
+_REGISTRY: dict[str, type[Policy]] = {}
+_MODULES: tuple[str, ...] = ("xapps.policies.simple",)
+_loaded = False
+
+
+class PolicyError(ValueError):
+    """A policy that cannot be built for a world; the message is one line for the user."""
+
+
+def register(cls: type[Policy]) -> type[Policy]:
+    """Class decorator adding ``cls`` to the registry under ``cls.name``."""
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise RuntimeError(f"policy name {cls.name!r} registered twice")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def _load_all() -> None:
+    global _loaded
+    if not _loaded:
+        for module in _MODULES:
+            importlib.import_module(module)
+        _loaded = True
+
+
+def policy_names(world_kind: str | None = None) -> list[str]:
+    """Registered names, optionally only those supporting ``world_kind``."""
+    _load_all()
+    return sorted(
+        name
+        for name, cls in _REGISTRY.items()
+        if world_kind is None or not cls.world_kinds or world_kind in cls.world_kinds
+    )
+
+
+PolicyFactory = Callable[[WorldSpec, int], Policy]
+
+
+def make_policy(name: str, spec: WorldSpec, seed: int = 0) -> Policy:
+    """Build policy ``name`` for a world described by ``spec``; `PolicyError` if it cannot."""
+    _load_all()
+    cls = _REGISTRY.get(name)
+    if cls is None:
+        raise PolicyError(f"unknown policy {name!r}; known: {', '.join(policy_names(spec.world_kind))}")
+    if cls.world_kinds and spec.world_kind not in cls.world_kinds:
+        raise PolicyError(
+            f"policy {name!r} does not support {spec.world_kind!r} worlds (scenario {spec.scenario!r}); "
+            f"it supports {', '.join(cls.world_kinds)}"
+        )
+    return cls(spec, seed)
+
+
+__all__ = ["Policy", "PolicyError", "make_policy", "policy_names", "register"]
