@@ -1,0 +1,1 @@
+"""Geometry of the radio world: orbits, frames and positions."""

@@ -1,0 +1,1 @@
+"""Offline training (torch, the `train` extra), ONNX export, and the model zoo."""

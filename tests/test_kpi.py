@@ -1,0 +1,49 @@
+"""KPI accounting formulas."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from e2_sim.kpi import KpiAccumulator, jain_index, percentile_summary
+from e2_sim.world.base import SlotKpis
+from ric.protocol import NodeSpec, WorldSpec
+
+
+def _spec() -> WorldSpec:
+    nodes = tuple(NodeSpec(node_id=i, name=f"bs_{i}", kind="gnb", n_users=2, n_resources=1, max_power_dbm=23.0)
+                  for i in range(2))
+    return WorldSpec("t", "multicell", 0.01, 2, 1, 1e6, -100.0, nodes)
+
+
+def test_jain_index_extremes() -> None:
+    assert jain_index(np.array([3.0, 3.0, 3.0])) == pytest.approx(1.0)
+    assert jain_index(np.array([1.0, 0.0, 0.0, 0.0])) == pytest.approx(0.25)
+    assert jain_index(np.array([1.0, 2.0])) == pytest.approx(9.0 / 10.0)
+    assert jain_index(np.zeros(4)) == 0.0
+
+
+def test_percentiles_of_a_ramp() -> None:
+    s = percentile_summary(np.arange(1001, dtype=float))
+    assert s["p50"] == pytest.approx(500.0) and s["p99"] == pytest.approx(990.0) and s["max"] == 1000.0
+
+
+def test_accumulator_throughput_fairness_qos_and_censored_delays() -> None:
+    spec = _spec()
+    acc = KpiAccumulator(spec, batch=1)
+    delivered = np.array([[[1e4, 0.0], [2e4, 1e4]]])
+    active = np.array([[[True, False], [True, True]]])
+    for _ in range(10):
+        acc.add(SlotKpis(
+            delivered_bits=delivered, arrived_bits=delivered, dropped_bits=np.zeros_like(delivered),
+            active=active, qos_checked=active, qos_violated=np.array([[[True, False], [False, False]]]),
+            spectral_efficiency_bps_hz=np.array([4.0]), packet_delays_s=[np.array([0.01, 0.03])],
+        ))
+    out = acc.summary([np.array([0.2])])
+    assert out["throughput_mbps"] == pytest.approx(4e4 / 0.01 / 1e6)
+    assert out["spectral_efficiency_bps_hz"] == pytest.approx(4.0)
+    assert out["qos_violation_rate"] == pytest.approx(10 / 30)
+    assert out["jain_fairness"] == pytest.approx(jain_index(np.array([1.0, 2.0, 1.0])))
+    # 20 delivered packets (mean 20 ms) + one still queued at 200 ms
+    assert out["avg_packet_delay_ms"] == pytest.approx((20 * 20.0 + 200.0) / 21)
+    assert out["delivered_packets"] == 20 and out["queued_packets_at_end"] == 1
