@@ -6,7 +6,10 @@ Definitions (the README's JSON schema refers to these):
   averaged over the batch.
 - ``spectral_efficiency_bps_hz``: mean over slots of the world's system spectral efficiency.
 - ``qos_violation_rate``: violated user-slots / checked user-slots (the world defines a
-  violation; 0 when nothing is checked).
+  violation; 0 when nothing is checked). Worlds may add further checked/violated sets as
+  ``SlotKpis.extra["<what>qos_checked"]`` / ``["<what>qos_violated"]``; they count here too.
+- ``<flag>_violation_rate``: for each per-world flag ``SlotKpis.extra["<flag>_violated"]``
+  (shape ``(B,)``), the fraction of slots it was raised (e.g. ``interference_violation_rate``).
 - ``jain_fairness``: Jain's index (Σx)² / (n·Σx²) over users' mean throughput while active
   (users never active are left out; 0 when nothing was delivered).
 - ``avg_packet_delay_ms``: mean delay over delivered packets and, so that a policy that starves
@@ -74,6 +77,7 @@ class KpiAccumulator:
         self.qos_violated = 0
         self.spectral_efficiency_sum = 0.0
         self.has_packets = False
+        self.flag_counts: dict[str, int] = {}
         self._delays: list[np.ndarray] = []
 
     def add(self, kpis: SlotKpis) -> None:
@@ -86,6 +90,14 @@ class KpiAccumulator:
         self.qos_checked += int(np.count_nonzero(kpis.qos_checked))
         self.qos_violated += int(np.count_nonzero(kpis.qos_violated))
         self.spectral_efficiency_sum += float(np.mean(kpis.spectral_efficiency_bps_hz))
+        for name, value in kpis.extra.items():
+            if name.endswith("qos_checked"):
+                self.qos_checked += int(np.count_nonzero(value))
+            elif name.endswith("qos_violated"):
+                self.qos_violated += int(np.count_nonzero(value))
+            elif name.endswith("_violated") and np.ndim(value) == 1:
+                # a per-world flag (B,): reported as the fraction of slots it was raised
+                self.flag_counts[name] = self.flag_counts.get(name, 0) + int(np.count_nonzero(value))
         if kpis.packet_delays_s is not None:
             self.has_packets = True
             self._delays.extend(d for d in kpis.packet_delays_s if d.size)
@@ -115,6 +127,8 @@ class KpiAccumulator:
             "arrived_bits": float(self.arrived_bits.sum() / self.batch),
             "dropped_bits": float(self.dropped_bits.sum() / self.batch),
         }
+        for name, count in sorted(self.flag_counts.items()):
+            out[f"{name.removesuffix('_violated')}_violation_rate"] = count / (slots * self.batch)
         if self.has_packets:
             delivered = self.delivered_packet_delays_s()
             queued = np.concatenate(queued_ages_s) if queued_ages_s else np.zeros(0)

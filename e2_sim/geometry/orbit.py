@@ -118,8 +118,7 @@ def synthetic_tle(
     raan = 0.0 if round(raan, 4) >= 360.0 else raan
     anomaly = 0.0 if round(anomaly, 4) >= 360.0 else anomaly
     body1 = (
-        f"1 {catalog_number:05d}U 24001A   {ep.year % 100:02d}{day_of_year:012.8f} "
-        f" .00000000  00000-0  00000-0 0  999"
+        f"1 {catalog_number:05d}U 24001A   {ep.year % 100:02d}{day_of_year:012.8f}  .00000000  00000-0  00000-0 0  999"
     )
     body2 = (
         f"2 {catalog_number:05d} {inclination_deg:8.4f} {raan:8.4f} 0000000 "
@@ -138,12 +137,7 @@ def gmst_rad(jd_ut1: npt.ArrayLike) -> FloatArray:
         Julian date, UT1 (UTC is used) [days].
     """
     t_cent = (np.asarray(jd_ut1, dtype=np.float64) - 2451545.0) / 36525.0
-    gmst_s = (
-        -6.2e-6 * t_cent**3
-        + 0.093104 * t_cent**2
-        + (876600.0 * 3600.0 + 8640184.812866) * t_cent
-        + 67310.54841
-    )
+    gmst_s = -6.2e-6 * t_cent**3 + 0.093104 * t_cent**2 + (876600.0 * 3600.0 + 8640184.812866) * t_cent + 67310.54841
     return np.mod(np.deg2rad(gmst_s / 240.0), 2.0 * np.pi)
 
 
@@ -372,9 +366,7 @@ class LeoOrbit:
         incl = math.radians(inclination_deg)
         lat_gc = math.atan((1.0 - _WGS84_E2) * math.tan(math.radians(origin_lat_deg)))
         if abs(math.sin(lat_gc)) > abs(math.sin(incl)) + 1e-12:
-            raise ValueError(
-                f"an orbit inclined {inclination_deg}° never passes over latitude {origin_lat_deg}°"
-            )
+            raise ValueError(f"an orbit inclined {inclination_deg}° never passes over latitude {origin_lat_deg}°")
         arg_lat = math.asin(max(-1.0, min(1.0, math.sin(lat_gc) / math.sin(incl))))
         jd, fr = jday(ep.year, ep.month, ep.day, ep.hour, ep.minute, ep.second + ep.microsecond * 1e-6)
         theta = float(gmst_rad(jd + fr + pass_offset_s / _SECONDS_PER_DAY))

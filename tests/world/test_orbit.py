@@ -72,9 +72,7 @@ def test_geodetic_to_ecef_known_points() -> None:
     assert geodetic_to_ecef_m(np.zeros((4, 2)), 0.0, 0.0).shape == (4, 2, 3)
 
 
-def _independent_elevation_deg(
-    line1: str, line2: str, t_s: np.ndarray, lat_deg: float, lon_deg: float
-) -> np.ndarray:
+def _independent_elevation_deg(line1: str, line2: str, t_s: np.ndarray, lat_deg: float, lon_deg: float) -> np.ndarray:
     """Elevation by a separate chain: scalar sgp4 per time, sgp4's own gstime, a rotation
     matrix built per time, and sin(el) = (range vector · ellipsoid normal) / |range|."""
     sat = Satrec.twoline2rv(line1, line2, WGS72)
@@ -143,6 +141,7 @@ def test_positions_accept_any_time_shape() -> None:
     assert orbit.position_teme_m(t_s).shape == (3, 4, 3)
     assert orbit.position_ecef_m(5.0).shape == (3,)
     # ECEF and TEME differ only by a rotation about z: same norm and z.
+    np.testing.assert_allclose(orbit.position_ecef_m(t_s)[..., 2], orbit.position_teme_m(t_s)[..., 2])
     np.testing.assert_allclose(
         np.linalg.norm(orbit.position_ecef_m(t_s), axis=-1),
         np.linalg.norm(orbit.position_teme_m(t_s), axis=-1),

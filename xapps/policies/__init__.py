@@ -13,7 +13,12 @@ from ric.protocol import WorldSpec
 from xapps.policies.base import Policy
 
 _REGISTRY: dict[str, type[Policy]] = {}
-_MODULES: tuple[str, ...] = ("xapps.policies.simple",)
+_MODULES: tuple[str, ...] = (
+    "xapps.policies.simple",
+    "xapps.policies.optimizers",
+    "xapps.policies.itlinq",
+    "xapps.policies.conflict",
+)
 _loaded = False
 
 

@@ -1,0 +1,1 @@
+"""Traffic models: packet queues with delay accounting, Poisson arrivals, rate demand."""

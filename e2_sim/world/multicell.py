@@ -1,0 +1,450 @@
+"""Delay-driven multi-cell downlink with spectrum and power allocation: the ``multicell`` world.
+
+Zhang & Guo, "Multi-agent reinforcement learning for multi-cell spectrum and power allocation",
+§II-C (cellular network model) and §IV (Table I), as implemented by the authors' public code
+(presets ``hex19`` and ``random19``).
+
+``K`` APs (E2 nodes ``bs_0 .. bs_{K−1}``, kind ``gnb``) serve ``N`` devices, each associated
+with its nearest AP, on ``S`` orthogonal subbands of bandwidth ``W``. User slot ``u`` of node
+``k`` is the ``u``-th device of AP ``k`` (devices ordered by their index in the layout); the
+padded axis is ``U = max_devices_per_ap`` and unused slots are inactive.
+
+Per slot ``t`` (duration ``T``):
+
+- control: per AP and subband one of its own devices (``user``) and a power ``power_w``. The AP
+  transmits on subband ``s`` only where ``user`` is an active slot of the node, ``mask`` holds,
+  ``power_w > 0`` (NaN is off) and the chosen device has packets queued at the start of the slot
+  (an AP with nothing to send stays silent, as in the authors' code); the power is clipped to
+  ``max_power_dbm``. A device may be served on several subbands.
+- channel: ``g_{k→n,s} = α_{k→n}·|β_{k→n,s}|²`` with α the LTE macro path loss
+  128.1 + 37.6·log10(d/1 km) dB (no shadowing) and β a complex Gauss–Markov Rayleigh process
+  per (AP, device, subband) with ρ = J0(2π·f_d·T) and innovation power
+  ``fading_innovation_power`` (`e2_sim.channel.fading`).
+- SINR of device ``n`` of AP ``a`` on ``s`` when ``a`` serves it there:
+  ``p_{a,s}·g_{a→n,s} / (Σ_{k≠a} p_{k,s}·g_{k→n,s} + σ²)``, clipped to
+  ``[sinr_min_db, sinr_max_db]``. Bits it can receive in the slot:
+  ``floor(Σ_s log2(1 + SINR_s)·W·T)`` (`multicell_bits`).
+- traffic: Poisson packet arrivals of rate λ = ``load`` [packets/s] per device at the start of
+  each slot, packets of ``packet_bits``, FIFO queues with per-packet delay accounting
+  (`e2_sim.traffic.packets`): a packet's delay ends when its last bit is delivered, at the
+  fraction of the slot its last bit took.
+
+Reports for slot ``t`` (after slot ``t``'s arrivals):
+
+- ``gain`` (B, K, U, S, T): α·|β|² from every AP ``T`` to each device; the channel of slot
+  ``t − 1`` (one slot old, as the paper's delayed CSI), or slot ``t``'s own channel with genie CSI.
+  The channel of slot ``t`` is the same in both modes for the same seed. Zero for inactive slots.
+- ``queue_bits`` / ``queue_packets`` (B, K, U): backlog after this slot's arrivals.
+- ``interference_w`` (B, K, U, S): what the device received on each subband last slot apart from
+  its own signal, plus noise: inter-cell interference, and its own AP's transmission to another
+  of its devices on that subband. Noise alone before the first slot. Zero for inactive slots.
+- ``spectral_efficiency_bps_hz`` (B, K, U, S): log2(1 + SINR) achieved last slot, 0 where the
+  device was not served.
+- ``active`` (B, K, U); ``user_pos_m`` (B, K, U, 3) devices on the ground (z = 0);
+  ``node_pos_m`` (B, K, 3) APs at ``ap_height_m`` (0 in the presets: ground-level APs, so path
+  loss uses the 2-D distance like the authors' code). Read-only arrays shared by every slot.
+- ``extra["tx_power_w"]`` (B, K, S): the power each AP transmitted on each subband last slot [W]
+  (after the silence and clipping rules): the paper's observation of the previous action.
+
+KPIs: ``delivered_bits`` are the bits sent to each device; ``arrived_bits`` the bits that arrived
+at the start of the slot; ``dropped_bits`` arrivals refused by a full buffer (only with
+``buffer_packets > 0``). QoS: a device violates QoS in a slot when its queue after the slot's
+service holds more than ``qos_max_queue_packets`` packets, the condition on which the paper's
+training stops an episode. ``spectral_efficiency_bps_hz`` = delivered bits / (T · S · W).
+``extra["tx_power_w"]`` (B, K, S) as in the reports.
+
+``spec.static``: ``neighbours`` (list per node of neighbouring node ids: APs ``a`` and ``k`` are
+neighbours when for some device ``n`` of one of them the other's path loss to ``n`` is within
+``neighbour_threshold_db`` of its own AP's, PL(other→n) − PL(own→n) < threshold, made symmetric
+as in the authors' code), ``devices_per_node``, ``packet_bits``, ``sinr_clip_db``,
+``qos_max_queue_packets``, ``fading_rho``, ``layout``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from e2_sim.channel.fading import GaussMarkovRayleigh, gauss_markov_rho
+from e2_sim.channel.pathloss import db_to_lin, dbm_to_watt, lte_macro_db
+from e2_sim.geometry.layouts import CellLayout, hexagonal_layout, random_layout
+from e2_sim.scenarios.base import ScenarioBase
+from e2_sim.scenarios.multicell import MulticellScenario
+from e2_sim.traffic.packets import PacketQueues, PoissonArrivals
+from e2_sim.world.base import SlotKpis, World, check_controls
+from ric.protocol import Controls, NodeSpec, Reports, WorldSpec
+
+# generators spawned per world, in this order
+_FADING, _TRAFFIC = range(2)
+_N_STREAMS = 2
+
+
+def spawn_generators(seeds: Sequence[int], n_streams: int) -> list[list[np.random.Generator]]:
+    """``n_streams`` lists of one Generator per world: ``SeedSequence(seeds[b]).spawn(n_streams)``."""
+    streams: list[list[np.random.Generator]] = [[] for _ in range(n_streams)]
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+            raise ValueError(f"seeds must be integers >= 0, got {seed!r}")
+        for stream, child in zip(streams, np.random.SeedSequence(int(seed)).spawn(n_streams), strict=True):
+            stream.append(np.random.default_rng(child))
+    return streams
+
+
+def multicell_bits(
+    signal_w: np.ndarray,
+    received_w: np.ndarray,
+    noise_w: float,
+    served: np.ndarray,
+    sinr_clip_db: tuple[float, float],
+    bandwidth_hz: float,
+    slot_s: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Interference, spectral efficiency and bits of every device from received powers.
+
+    Parameters
+    ----------
+    signal_w : ndarray, (..., S)
+        Power received from the own AP where it serves the device, 0 elsewhere [W].
+    received_w : ndarray, (..., S)
+        Total power received from all APs on each subband (signal included) [W].
+    noise_w : float
+        Noise power per subband [W].
+    served : ndarray of bool, (..., S)
+        Whether the device is served on each subband.
+    sinr_clip_db : (float, float)
+        SINR range [dB] applied before the rate.
+    bandwidth_hz, slot_s : float
+        Subband bandwidth W [Hz] and slot duration T [s].
+
+    Returns
+    -------
+    interference_w : ndarray, float64, (..., S)
+        Received power other than the own signal, plus noise [W].
+    spectral_efficiency_bps_hz : ndarray, float64, (..., S)
+        log2(1 + clip(SINR)) where served, else 0 [bit/s/Hz].
+    bits : ndarray, int64, (...)
+        floor(Σ_s spectral efficiency · W · T) [bit].
+    """
+    interference = np.subtract(received_w, signal_w, dtype=np.float64)
+    interference += noise_w
+    sinr = np.divide(signal_w, interference, dtype=np.float64)
+    np.maximum(sinr, 10.0 ** (sinr_clip_db[0] / 10.0), out=sinr)
+    np.minimum(sinr, 10.0 ** (sinr_clip_db[1] / 10.0), out=sinr)
+    efficiency = np.log1p(sinr, out=sinr)
+    efficiency *= served
+    efficiency *= 1.0 / math.log(2.0)
+    bits = efficiency.sum(axis=-1)
+    bits *= bandwidth_hz * slot_s
+    return interference, efficiency, np.floor(bits, out=bits).astype(np.int64)
+
+
+def neighbour_lists(pathloss_db: np.ndarray, device_node: np.ndarray, threshold_db: float) -> list[list[int]]:
+    """Neighbouring APs by the path-loss margin rule (see the module docstring).
+
+    Parameters
+    ----------
+    pathloss_db : ndarray, (K, N)
+        Path loss from every AP to every device [dB].
+    device_node : ndarray of int, (N,)
+        Serving AP of each device.
+    threshold_db : float
+        Margin below which another AP counts as a strong interferer [dB].
+    """
+    n_nodes, n_devices = pathloss_db.shape
+    own = pathloss_db[device_node, np.arange(n_devices)]
+    strong = (pathloss_db - own) < threshold_db  # (K, N): AP k reaches device n within the margin
+    strong[device_node, np.arange(n_devices)] = False
+    serves = np.zeros((n_nodes, n_devices), dtype=bool)
+    serves[device_node, np.arange(n_devices)] = True
+    directed = (serves.astype(np.int64) @ strong.T.astype(np.int64)) > 0  # [a, k]: k interferes with a device of a
+    mutual = directed | directed.T
+    np.fill_diagonal(mutual, False)
+    return [np.flatnonzero(row).tolist() for row in mutual]
+
+
+def build_layout(scenario: MulticellScenario) -> CellLayout:
+    """The fixed deployment of ``scenario`` (seeded by ``deployment_seed``)."""
+    if scenario.layout == "hexagonal" and scenario.hexagonal is not None:
+        hexagonal = scenario.hexagonal
+        return hexagonal_layout(
+            scenario.n_aps,
+            scenario.n_devices // scenario.n_aps,
+            scenario.cell_radius_m,
+            hexagonal.min_device_distance_m,
+            hexagonal.max_device_distance_m,
+            scenario.deployment_seed,
+        )
+    if scenario.layout == "random" and scenario.random is not None:
+        rand = scenario.random
+        return random_layout(
+            scenario.n_aps,
+            scenario.n_devices,
+            scenario.cell_radius_m,
+            rand.site_offset_max_m,
+            rand.device_square_m,
+            rand.min_devices_per_ap,
+            rand.max_devices_per_ap,
+            scenario.deployment_seed,
+        )
+    raise ValueError(f"layout {scenario.layout!r} has no [{scenario.layout}] section")
+
+
+class MulticellWorld(World):
+    """``B`` copies of a multi-cell spectrum/power scenario (model in the module docstring).
+
+    Parameters
+    ----------
+    scenario : MulticellScenario
+        A validated ``multicell`` scenario.
+    load : float
+        Poisson packet arrival rate λ per device [packets/s].
+    genie_csi : bool
+        Reports carry the channel the controls will meet instead of last slot's.
+    """
+
+    def __init__(self, scenario: ScenarioBase, load: float, genie_csi: bool = False) -> None:
+        if not isinstance(scenario, MulticellScenario):
+            raise ValueError(f"MulticellWorld needs a 'multicell' scenario, got world kind {scenario.world!r}")
+        if not (math.isfinite(load) and load >= 0.0):
+            raise ValueError(f"load must be a finite number >= 0 ({scenario.load_unit}), got {load}")
+        self.scenario = scenario
+        self.load = float(load)
+        self.genie_csi = bool(genie_csi)
+        self.batch = 0
+        self.slot = 0
+        sc = scenario
+        layout = build_layout(sc)
+        k, u, s = sc.n_aps, sc.max_devices_per_ap, sc.n_subbands
+        n = layout.device_xy_m.shape[0]
+        self.n_nodes, self.n_users, self.n_subbands, self.n_devices = k, u, s, n
+        self.slot_s = sc.slot_s
+        self.bandwidth_hz = sc.subband_bandwidth_hz
+        self.noise_w = float(dbm_to_watt(sc.noise_dbm))
+        self.max_power_w = np.float32(dbm_to_watt(sc.max_power_dbm))
+        self.sinr_clip_db = (sc.sinr_min_db, sc.sinr_max_db)
+        self.layout = layout
+
+        # device n ↔ user slot d = k·U + u (u = rank of n among its AP's devices)
+        counts = layout.devices_per_site
+        first = np.cumsum(counts) - counts
+        local = np.arange(n) - first[layout.device_site]
+        self.device_slot = layout.device_site * u + local  # (N,)
+        n_slots = k * u
+        self.slot_active = np.zeros(n_slots, dtype=bool)
+        self.slot_active[self.device_slot] = True
+        self._identity_slots = bool(n == n_slots)
+        row_of_slot = np.zeros(n_slots, dtype=np.intp)
+        row_of_slot[self.device_slot] = np.arange(n)
+        self._row_of_slot = row_of_slot
+
+        # geometry and large-scale gains
+        self.node_pos_m = np.column_stack([layout.site_xy_m, np.full(k, sc.ap_height_m)])  # (K, 3)
+        user_pos = np.zeros((n_slots, 3))
+        user_pos[self.device_slot, :2] = layout.device_xy_m
+        self.user_pos_m = user_pos  # (K·U, 3)
+        distance_m = np.sqrt(layout.distance_m() ** 2 + sc.ap_height_m**2)  # (T, N)
+        self.pathloss_db = lte_macro_db(distance_m)
+        # α per user slot, repeated over subbands: (K·U, S·T), zero for inactive slots
+        path_gain = np.zeros((n_slots, s, k), dtype=np.float32)
+        path_gain[self.device_slot] = db_to_lin(-self.pathloss_db).T[:, None, :]
+        self._path_gain = path_gain.reshape(n_slots, s * k)
+        self.neighbours = neighbour_lists(self.pathloss_db, layout.device_site, sc.neighbour_threshold_db)
+
+        # per-slot index helpers
+        slot_node = np.arange(n_slots) // u
+        self._own_slot_index = (
+            np.arange(n_slots)[:, None] * (s * k) + np.arange(s)[None, :] * k + slot_node[:, None]
+        ).reshape(-1)  # flat index of g[d, s, node(d)] in a (K·U, S, T) array
+        self._efficiency_per_bit = 1.0 / (sc.slot_s * s * sc.subband_bandwidth_hz)
+        self._slot_active_column = self.slot_active[:, None]
+        self._packet_bits_f = float(sc.packet_bits)
+        self._slot_rank1 = (np.arange(n_slots) % u + 1)[:, None]  # (K·U, 1): local slot + 1
+        self._node_users = counts.astype(np.uint64)[:, None]  # (K, 1)
+        self._node_first_slot = (np.arange(k) * u)[:, None]  # (K, 1)
+
+        self.rho = gauss_markov_rho(sc.doppler_hz, sc.slot_s)
+        self.fading = GaussMarkovRayleigh((n, s, k), self.rho, sc.fading_innovation_power)
+        rate = np.where(self.slot_active, self.load * sc.slot_s, 0.0)
+        self.arrivals = PoissonArrivals(rate)
+        self.queues = PacketQueues(n_slots, sc.packet_bits, sc.slot_s, sc.buffer_packets)
+        self.packet_bits = sc.packet_bits
+
+        nodes = tuple(
+            NodeSpec(
+                node_id=i,
+                name=f"bs_{i}",
+                kind="gnb",
+                n_users=int(counts[i]),
+                n_resources=s,
+                max_power_dbm=sc.max_power_dbm,
+                power_levels_dbm=tuple(sc.power_levels_dbm),
+            )
+            for i in range(k)
+        )
+        self.spec = WorldSpec(
+            scenario=sc.name,
+            world_kind="multicell",
+            slot_s=sc.slot_s,
+            n_users_max=u,
+            n_resources=s,
+            resource_bandwidth_hz=sc.subband_bandwidth_hz,
+            noise_dbm=sc.noise_dbm,
+            nodes=nodes,
+            static={
+                "neighbours": self.neighbours,
+                "devices_per_node": counts.tolist(),
+                "packet_bits": sc.packet_bits,
+                "sinr_clip_db": [sc.sinr_min_db, sc.sinr_max_db],
+                "qos_max_queue_packets": sc.qos_max_queue_packets,
+                "fading_rho": self.rho,
+                "layout": sc.layout,
+            },
+        )
+        self._gain_now = np.zeros((0, n_slots, s, k), dtype=np.float32)
+        self._batch_first_slot = np.zeros((0, k, 1), dtype=np.int64)
+        self._own_index = np.zeros(0, dtype=np.int64)
+
+    # ------------------------------------------------------------------------------------------
+    def _gain(self, fading_power: np.ndarray) -> np.ndarray:
+        """Path gain × fading, (B, K·U, S, T) float32, a new array, from |β|² (B, N, S, T)."""
+        b, n_slots, s, k = self.batch, self.n_nodes * self.n_users, self.n_subbands, self.n_nodes
+        power = fading_power.reshape(b, self.n_devices, s * k)
+        if self._identity_slots:
+            gain = np.multiply(power, self._path_gain)
+        else:
+            gain = power.take(self._row_of_slot, axis=1)
+            gain *= self._path_gain
+        return gain.reshape(b, n_slots, s, k)
+
+    def _shared(self, array: np.ndarray) -> np.ndarray:
+        """``array`` broadcast over the batch, copied once and frozen (reports share it)."""
+        out = np.ascontiguousarray(np.broadcast_to(array, (self.batch, *array.shape)))
+        out.flags.writeable = False
+        return out
+
+    def _reports(self, gain: np.ndarray, interference_w: np.ndarray, efficiency: np.ndarray, tx_w: np.ndarray) -> Reports:
+        b, k, u, s = self.batch, self.n_nodes, self.n_users, self.n_subbands
+        return Reports(
+            slot=self.slot,
+            gain=gain.reshape(b, k, u, s, k),
+            queue_bits=self.queues.queue_bits.astype(np.float32).reshape(b, k, u),
+            queue_packets=self.queues.queue_packets.astype(np.float32).reshape(b, k, u),
+            interference_w=interference_w.astype(np.float32).reshape(b, k, u, s),
+            spectral_efficiency_bps_hz=efficiency.astype(np.float32).reshape(b, k, u, s),
+            active=self._active,
+            user_pos_m=self._user_pos,
+            node_pos_m=self._node_pos,
+            extra={"tx_power_w": tx_w},
+        )
+
+    # ------------------------------------------------------------------------------------------
+    def reset(self, seeds: Sequence[int]) -> Reports:
+        if len(seeds) == 0:
+            raise ValueError("reset needs at least one seed")
+        streams = spawn_generators(seeds, _N_STREAMS)
+        self.batch = b = len(seeds)
+        self.slot = 0
+        k, u, s = self.n_nodes, self.n_users, self.n_subbands
+        self._active = self._shared(self.slot_active.reshape(k, u))
+        self._user_pos = self._shared(self.user_pos_m.reshape(k, u, 3).astype(np.float32))
+        self._node_pos = self._shared(self.node_pos_m.astype(np.float32))
+        n_slots = k * u
+        self._batch_first_slot = (np.arange(b)[:, None, None] * n_slots + self._node_first_slot[None]).astype(np.int64)
+        self._own_index = (np.arange(b)[:, None] * (n_slots * s * k) + self._own_slot_index[None, :]).reshape(-1)
+
+        gain_before = self._gain(self.fading.reset(streams[_FADING]))  # channel of slot −1
+        self._gain_now = self._gain(self.fading.step())  # channel of slot 0
+        self.arrivals.reset(streams[_TRAFFIC])
+        self.queues.reset(b)
+        self._arrived = self.arrivals.draw()
+        dropped = self.queues.arrive(self._arrived, 0)
+        self._dropped_bits = self._shared(np.zeros((k, u)))
+        if self.queues.buffer_packets:
+            self._dropped_bits = (dropped * self._packet_bits_f).reshape(b, k, u)
+
+        noise = np.where(self.slot_active, self.noise_w, 0.0)[None, :, None]
+        interference = np.broadcast_to(noise, (b, k * u, s))
+        zeros = np.zeros((b, k * u, s))
+        tx = np.zeros((b, k, s), dtype=np.float32)
+        return self._reports(self._gain_now if self.genie_csi else gain_before, interference, zeros, tx)
+
+    def step(self, controls: Controls) -> tuple[Reports, SlotKpis]:
+        if self.batch == 0:
+            raise RuntimeError("step() called before reset()")
+        check_controls(controls, self.batch, self.spec)
+        b, k, u, s = self.batch, self.n_nodes, self.n_users, self.n_subbands
+        t = self.slot
+        gain = self._gain_now  # (B, K·U, S, T)
+        queues = self.queues
+
+        # who transmits, (B, K, S): an own active device (negative users wrap to huge unsigned
+        # values) with packets queued, mask, power > 0 (NaN compares False)
+        power = controls.power_w
+        chosen = controls.user.astype(np.intp)
+        on = chosen.view(np.uint64) < self._node_users
+        on &= controls.mask
+        on &= power > 0
+        chosen *= on
+        on &= queues.queue_packets.reshape(-1)[self._batch_first_slot + chosen] > 0
+        tx = np.fmin(power, self.max_power_w)
+        if tx.dtype != np.float32:
+            tx = tx.astype(np.float32)
+        tx *= on
+
+        # total received power from every AP (B, S, K·U), own signal where served (B, K·U, S);
+        # float64 products of float32 gains and powers are exact, so received − signal does not
+        # cancel even at 80 dB SNR
+        tx64 = tx.astype(np.float64)
+        received = np.matmul(gain.transpose(0, 2, 1, 3), tx64.transpose(0, 2, 1)[..., None])
+        chosen += 1
+        chosen *= on
+        served = chosen.repeat(u, axis=1) == self._slot_rank1
+        signal = np.multiply(gain.reshape(-1).take(self._own_index).reshape(b, k * u, s), tx64.repeat(u, axis=1))
+        signal *= served
+        interference, efficiency, bits = multicell_bits(
+            signal,
+            received.reshape(b, s, k * u).transpose(0, 2, 1),
+            self.noise_w,
+            served,
+            self.sinr_clip_db,
+            self.bandwidth_hz,
+            self.slot_s,
+        )
+        if not self._identity_slots:
+            interference *= self._slot_active_column
+
+        delivered, delays, per_world = queues.serve(bits, t)
+        shape = (b, k, u)
+        if b == 1:
+            delays_per_world = [delays]
+        else:
+            ends = per_world.cumsum().tolist()
+            delays_per_world = [delays[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True)]
+        kpis = SlotKpis(
+            delivered_bits=delivered.astype(np.float64).reshape(shape),
+            arrived_bits=(self._arrived * self._packet_bits_f).reshape(shape),
+            dropped_bits=self._dropped_bits,
+            active=self._active,
+            qos_checked=self._active,
+            qos_violated=(queues.queue_packets > self.scenario.qos_max_queue_packets).reshape(shape),
+            spectral_efficiency_bps_hz=delivered.sum(axis=1) * self._efficiency_per_bit,
+            packet_delays_s=delays_per_world,
+            extra={"tx_power_w": tx},
+        )
+
+        # next slot: channel, arrivals
+        gain_next = self._gain(self.fading.step())
+        self._arrived = self.arrivals.draw()
+        dropped = queues.arrive(self._arrived, t + 1)
+        if queues.buffer_packets:
+            self._dropped_bits = (dropped * self._packet_bits_f).reshape(shape)
+        self.slot = t + 1
+        reports = self._reports(gain_next if self.genie_csi else gain, interference, efficiency, tx)
+        self._gain_now = gain_next
+        return reports, kpis
+
+    def queued_packet_ages_s(self) -> list[np.ndarray]:
+        """Ages at the start of the current slot of every packet still queued, per world [s]."""
+        return self.queues.queued_packet_ages_s(self.slot)

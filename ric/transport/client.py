@@ -1,0 +1,366 @@
+"""Client side of the RIC transports, for E2 agents and xApps.
+
+``connect(address, kind)`` gives a blocking client and ``await connect_async(address, kind)`` an
+asyncio one; the address picks the transport (``tcp://host:port`` ZeroMQ DEALER,
+``host:port`` gRPC stream). Both send and receive whole envelopes (``E2Pdu`` for
+``kind='e2'``, ``XappPdu`` for ``kind='xapp'``), as objects or as serialized bytes.
+
+This module imports only ``ric.protocol`` and ``ric.transport.base``, so E2 agents and xApps can
+use it without the RIC core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import queue
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import Any, Self
+
+import grpc
+import zmq
+import zmq.asyncio
+from google.protobuf.message import DecodeError
+
+from ric.protocol.gen import e2ap_pb2
+from ric.transport.base import E2_METHOD, XAPP_METHOD, LinkKind, TransportError, TransportName, parse_address
+
+Pdu = e2ap_pb2.E2Pdu | e2ap_pb2.XappPdu
+CLIENT_OPTIONS: tuple[tuple[str, Any], ...] = (
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 5_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+)
+
+
+class LinkClosed(TransportError):
+    """The RIC ended the connection."""
+
+
+def _envelope(kind: LinkKind) -> type[e2ap_pb2.E2Pdu] | type[e2ap_pb2.XappPdu]:
+    return e2ap_pb2.E2Pdu if kind == "e2" else e2ap_pb2.XappPdu
+
+
+def default_identity(kind: LinkKind, label: str = "") -> bytes:
+    """A readable, unique ZeroMQ identity: ``<kind>:<label>:<pid>:<random>``."""
+    return f"{kind}:{label or 'peer'}:{os.getpid()}:{os.urandom(3).hex()}".encode()
+
+
+def _parse(kind: LinkKind, data: bytes) -> Pdu:
+    try:
+        return _envelope(kind).FromString(data)
+    except DecodeError as exc:
+        raise TransportError(f"RIC sent a frame that is not an {_envelope(kind).__name__}: {exc}") from None
+
+
+def _zmq_dealer(context: zmq.Context[Any], address: str, identity: bytes, hwm_msgs: int) -> zmq.Socket[Any]:
+    sock = context.socket(zmq.DEALER)
+    sock.setsockopt(zmq.IDENTITY, identity)
+    sock.setsockopt(zmq.SNDHWM, hwm_msgs)
+    sock.setsockopt(zmq.RCVHWM, hwm_msgs)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.RECONNECT_IVL, 100)
+    sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
+    sock.setsockopt(zmq.HEARTBEAT_IVL, 1000)
+    sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3000)
+    if "[" in address:
+        sock.setsockopt(zmq.IPV6, 1)
+    try:
+        sock.connect(address)
+    except zmq.ZMQError as exc:
+        sock.close(0)
+        raise TransportError(f"cannot connect to {address}: {exc}") from None
+    return sock
+
+
+# ---------------------------------------------------------------------- blocking clients
+
+
+class Client(ABC):
+    """Blocking connection of one E2 agent or xApp to the RIC."""
+
+    transport: TransportName
+    kind: LinkKind
+    address: str
+
+    @abstractmethod
+    def send_bytes(self, data: bytes) -> None:
+        """Send one serialized envelope."""
+
+    @abstractmethod
+    def recv_bytes(self, timeout_s: float | None = None) -> bytes | None:
+        """Next serialized envelope, or None after ``timeout_s`` (None waits forever)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the connection."""
+
+    def send(self, pdu: Pdu) -> None:
+        """Send one envelope."""
+        self.send_bytes(pdu.SerializeToString())
+
+    def recv(self, timeout_s: float | None = None) -> Pdu | None:
+        """Next envelope (parsed), or None after ``timeout_s``."""
+        data = self.recv_bytes(timeout_s)
+        return None if data is None else _parse(self.kind, data)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ZmqClient(Client):
+    """DEALER socket connected to the RIC's ROUTER (one identity per client)."""
+
+    transport: TransportName = "zmq"
+
+    def __init__(
+        self,
+        address: str,
+        kind: LinkKind,
+        *,
+        identity: bytes | None = None,
+        hwm_msgs: int = 1000,
+        context: zmq.Context[Any] | None = None,
+    ) -> None:
+        self.address = address
+        self.kind = kind
+        self.identity = identity or default_identity(kind)
+        self._sock = _zmq_dealer(context or zmq.Context.instance(), address, self.identity, hwm_msgs)
+
+    def send_bytes(self, data: bytes) -> None:
+        self._sock.send(data, copy=len(data) < 65536)
+
+    def recv_bytes(self, timeout_s: float | None = None) -> bytes | None:
+        if timeout_s is not None and not self._sock.poll(max(0, int(timeout_s * 1000))):
+            return None
+        data: bytes = self._sock.recv()
+        return data
+
+    def close(self) -> None:
+        if not self._sock.closed:
+            self._sock.close(0)
+
+
+class GrpcClient(Client):
+    """Blocking bidirectional gRPC stream (a writer queue feeds the call; a thread reads)."""
+
+    transport: TransportName = "grpc"
+
+    def __init__(self, address: str, kind: LinkKind, *, connect_timeout_s: float = 5.0) -> None:
+        self.address = address
+        self.kind = kind
+        self._channel = grpc.insecure_channel(address, options=CLIENT_OPTIONS)
+        try:
+            grpc.channel_ready_future(self._channel).result(timeout=connect_timeout_s)
+        except grpc.FutureTimeoutError:
+            self._channel.close()
+            raise TransportError(f"cannot reach the RIC at {address} within {connect_timeout_s:g} s") from None
+        self._out: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._in: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        method = self._channel.stream_stream(E2_METHOD if kind == "e2" else XAPP_METHOD)
+        self._call = method(self._requests())
+        self._closed = False
+        self._reader = threading.Thread(target=self._read, name=f"grpc-{kind}-reader", daemon=True)
+        self._reader.start()
+
+    def _requests(self) -> Iterator[bytes]:
+        while True:
+            item = self._out.get()
+            if item is None:
+                return
+            yield item
+
+    def _read(self) -> None:
+        try:
+            for data in self._call:
+                self._in.put(data)
+        except grpc.RpcError:
+            pass  # stream ended (RIC stopped or this client closed)
+        finally:
+            self._in.put(None)
+
+    def send_bytes(self, data: bytes) -> None:
+        if self._closed:
+            raise LinkClosed(f"connection to {self.address} is closed")
+        self._out.put(data)
+
+    def recv_bytes(self, timeout_s: float | None = None) -> bytes | None:
+        try:
+            data = self._in.get(timeout=timeout_s)
+        except queue.Empty:
+            return None
+        if data is None:
+            self._in.put(None)
+            raise LinkClosed(f"the RIC at {self.address} closed the stream")
+        return data
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._out.put(None)
+            self._call.cancel()
+            self._channel.close()
+            self._reader.join(timeout=2.0)
+
+
+def connect(address: str, kind: LinkKind, *, identity: bytes | None = None, hwm_msgs: int = 1000,
+            connect_timeout_s: float = 5.0) -> Client:
+    """Blocking client for ``address`` (ZeroMQ or gRPC, from the address form).
+
+    Parameters
+    ----------
+    address : str
+        ``tcp://host:port`` (ZeroMQ) or ``host:port`` (gRPC).
+    kind : {'e2', 'xapp'}
+        ``e2`` for E2 agents (``E2Pdu``), ``xapp`` for xApps (``XappPdu``).
+    identity : bytes, optional
+        ZeroMQ identity (default: `default_identity`).
+    hwm_msgs : int
+        ZeroMQ high-water mark [messages].
+    connect_timeout_s : float
+        gRPC only: how long to wait for the RIC [s].
+    """
+    transport, target = parse_address(address)
+    if transport == "zmq":
+        return ZmqClient(target, kind, identity=identity, hwm_msgs=hwm_msgs)
+    return GrpcClient(target, kind, connect_timeout_s=connect_timeout_s)
+
+
+# ---------------------------------------------------------------------- asyncio clients
+
+
+class AsyncClient(ABC):
+    """asyncio connection of one E2 agent or xApp to the RIC."""
+
+    transport: TransportName
+    kind: LinkKind
+    address: str
+
+    @abstractmethod
+    async def send_bytes(self, data: bytes) -> None:
+        """Send one serialized envelope."""
+
+    @abstractmethod
+    async def recv_bytes(self, timeout_s: float | None = None) -> bytes | None:
+        """Next serialized envelope, or None after ``timeout_s``."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Close the connection."""
+
+    async def send(self, pdu: Pdu) -> None:
+        await self.send_bytes(pdu.SerializeToString())
+
+    async def recv(self, timeout_s: float | None = None) -> Pdu | None:
+        data = await self.recv_bytes(timeout_s)
+        return None if data is None else _parse(self.kind, data)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+class AsyncZmqClient(AsyncClient):
+    """DEALER socket on ``zmq.asyncio``."""
+
+    transport: TransportName = "zmq"
+
+    def __init__(self, address: str, kind: LinkKind, *, identity: bytes | None = None, hwm_msgs: int = 1000) -> None:
+        self.address = address
+        self.kind = kind
+        self.identity = identity or default_identity(kind)
+        self._sock = _zmq_dealer(zmq.asyncio.Context.instance(), address, self.identity, hwm_msgs)
+
+    async def send_bytes(self, data: bytes) -> None:
+        await self._sock.send(data)
+
+    async def recv_bytes(self, timeout_s: float | None = None) -> bytes | None:
+        if timeout_s is not None and not await self._sock.poll(max(0, int(timeout_s * 1000))):
+            return None
+        data: bytes = await self._sock.recv()
+        return data
+
+    async def close(self) -> None:
+        if not self._sock.closed:
+            self._sock.close(0)
+
+
+class AsyncGrpcClient(AsyncClient):
+    """Bidirectional ``grpc.aio`` stream call."""
+
+    transport: TransportName = "grpc"
+
+    def __init__(self, address: str, kind: LinkKind) -> None:
+        self.address = address
+        self.kind = kind
+        self._channel = grpc.aio.insecure_channel(address, options=CLIENT_OPTIONS)
+        self._call: Any = None
+
+    async def open(self, connect_timeout_s: float = 5.0) -> None:
+        try:
+            await asyncio.wait_for(self._channel.channel_ready(), connect_timeout_s)
+        except TimeoutError:
+            await self._channel.close()
+            raise TransportError(f"cannot reach the RIC at {self.address} within {connect_timeout_s:g} s") from None
+        self._call = self._channel.stream_stream(E2_METHOD if self.kind == "e2" else XAPP_METHOD)()
+
+    async def send_bytes(self, data: bytes) -> None:
+        try:
+            await self._call.write(data)
+        except (grpc.RpcError, grpc.aio.UsageError, asyncio.InvalidStateError) as exc:
+            raise LinkClosed(f"connection to {self.address} is closed: {exc}") from None
+
+    async def recv_bytes(self, timeout_s: float | None = None) -> bytes | None:
+        try:
+            data = await asyncio.wait_for(self._call.read(), timeout_s)
+        except TimeoutError:
+            return None
+        except grpc.RpcError as exc:
+            raise LinkClosed(f"the RIC at {self.address} closed the stream: {exc}") from None
+        if data is grpc.aio.EOF:
+            raise LinkClosed(f"the RIC at {self.address} closed the stream")
+        result: bytes = data
+        return result
+
+    async def close(self) -> None:
+        if self._call is not None:
+            with contextlib.suppress(grpc.RpcError, grpc.aio.UsageError, asyncio.InvalidStateError):
+                await self._call.done_writing()
+            self._call.cancel()
+        await self._channel.close()
+
+
+async def connect_async(address: str, kind: LinkKind, *, identity: bytes | None = None, hwm_msgs: int = 1000,
+                        connect_timeout_s: float = 5.0) -> AsyncClient:
+    """asyncio client for ``address`` (same arguments as `connect`)."""
+    transport, target = parse_address(address)
+    if transport == "zmq":
+        return AsyncZmqClient(target, kind, identity=identity, hwm_msgs=hwm_msgs)
+    client = AsyncGrpcClient(target, kind)
+    await client.open(connect_timeout_s)
+    return client
+
+
+__all__ = [
+    "AsyncClient",
+    "AsyncGrpcClient",
+    "AsyncZmqClient",
+    "Client",
+    "GrpcClient",
+    "LinkClosed",
+    "Pdu",
+    "ZmqClient",
+    "connect",
+    "connect_async",
+    "default_identity",
+]
