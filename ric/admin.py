@@ -55,8 +55,7 @@ def metrics_summary(registry: CollectorRegistry) -> services_pb2.MetricsSummaryR
         elif family.type == "histogram":
             series: dict[str, dict[str, Any]] = {}
             for sample in family.samples:
-                labels = {k: v for k, v in sample.labels.items() if k != "le"}
-                key = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+                key = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()) if k != "le")
                 entry = series.setdefault(key, {"buckets": [], "count": 0.0, "sum": 0.0})
                 if sample.name.endswith("_bucket"):
                     entry["buckets"].append((float(sample.labels["le"]), sample.value))
@@ -85,7 +84,9 @@ class AdminService(services_pb2_grpc.AdminServicer):
         self._core = core
         self._endpoints = endpoints
 
-    async def Health(self, request: services_pb2.HealthRequest, context: grpc.aio.ServicerContext) -> services_pb2.HealthReply:
+    async def Health(
+        self, request: services_pb2.HealthRequest, context: grpc.aio.ServicerContext
+    ) -> services_pb2.HealthReply:
         health = self._core.health()
         return services_pb2.HealthReply(endpoints=self._endpoints(), **health)
 

@@ -31,27 +31,33 @@ class RicConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field("ntnric-ric", description="Name the RIC announces in E2 Setup and xApp registration.")
-    e2_zmq: str | None = Field("tcp://127.0.0.1:36421", description="ZeroMQ ROUTER address for E2 agents.")
-    e2_grpc: str | None = Field("127.0.0.1:36422", description="gRPC address of the E2 service.")
-    xapp_zmq: str | None = Field("tcp://127.0.0.1:4560", description="ZeroMQ ROUTER address for xApps.")
-    xapp_grpc: str | None = Field("127.0.0.1:4561", description="gRPC address of the xApp service.")
-    admin_grpc: str | None = Field("127.0.0.1:4562", description="gRPC address of the Admin service.")
-    metrics_host: str = Field("127.0.0.1", description="Host of the HTTP server for /metrics and /healthz.")
-    metrics_port: int | None = Field(9464, ge=0, le=65535, description="Port of /metrics and /healthz (None: off).")
-    zmq_hwm_msgs: int = Field(1000, ge=1, description="ZeroMQ send/receive high-water mark per peer [messages].")
-    grpc_queue_msgs: int = Field(1000, ge=1, description="Outgoing queue per gRPC stream [messages].")
-    probe_interval_s: float = Field(1.0, gt=0, description="ZeroMQ peers silent this long get a keepalive probe [s].")
-    e2_response_timeout_s: float = Field(
-        2.0, gt=0, description="How long a node may take to answer a subscription request [s]."
+    name: str = Field(default="ntnric-ric", description="Name the RIC announces in E2 Setup and xApp registration.")
+    e2_zmq: str | None = Field(default="tcp://127.0.0.1:36421", description="ZeroMQ ROUTER address for E2 agents.")
+    e2_grpc: str | None = Field(default="127.0.0.1:36422", description="gRPC address of the E2 service.")
+    xapp_zmq: str | None = Field(default="tcp://127.0.0.1:4560", description="ZeroMQ ROUTER address for xApps.")
+    xapp_grpc: str | None = Field(default="127.0.0.1:4561", description="gRPC address of the xApp service.")
+    admin_grpc: str | None = Field(default="127.0.0.1:4562", description="gRPC address of the Admin service.")
+    metrics_host: str = Field(default="127.0.0.1", description="Host of the HTTP server for /metrics and /healthz.")
+    metrics_port: int | None = Field(
+        default=9464, ge=0, le=65535, description="Port of /metrics and /healthz (None: off)."
     )
-    grpc_grace_s: float = Field(1.0, ge=0, description="Grace period of gRPC servers at shutdown [s].")
+    zmq_hwm_msgs: int = Field(
+        default=1000, ge=1, description="ZeroMQ send/receive high-water mark per peer [messages]."
+    )
+    grpc_queue_msgs: int = Field(default=1000, ge=1, description="Outgoing queue per gRPC stream [messages].")
+    probe_interval_s: float = Field(
+        default=1.0, gt=0, description="ZeroMQ peers silent this long get a keepalive probe [s]."
+    )
+    e2_response_timeout_s: float = Field(
+        default=2.0, gt=0, description="How long a node may take to answer a subscription request [s]."
+    )
+    grpc_grace_s: float = Field(default=1.0, ge=0, description="Grace period of gRPC servers at shutdown [s].")
     constraint_xapps: tuple[str, ...] | None = Field(
-        None,
+        default=None,
         description="xApp names allowed to set constraints; None: every xApp that registers with may_constrain.",
     )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
-    log_format: Literal["text", "json"] = Field("text", description="Log line format.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
+    log_format: Literal["text", "json"] = Field(default="text", description="Log line format.")
 
     @field_validator("e2_zmq", "xapp_zmq")
     @classmethod

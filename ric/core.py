@@ -49,7 +49,15 @@ from ric.protocol.codec import (
 from ric.protocol.gen import e2ap_pb2
 from ric.protocol.spec import WorldSpec
 from ric.registry import NodeEntry, RanFunctionEntry, Registry, XappEntry, world_id_of
-from ric.subscriptions import Instance, Reconciled, SubscriptionManager, XappSubscription
+from ric.subscriptions import (
+    CauseCode,
+    CauseT,
+    Instance,
+    Reconciled,
+    Refusal,
+    SubscriptionManager,
+    XappSubscription,
+)
 from ric.transport.base import Link, LinkKind
 
 _log = logging.getLogger(LOGGER_NAME)
@@ -81,7 +89,7 @@ class ControlPlan:
     link: Link | None  # the one link hosting every node, if there is one
     layout: Layout | None  # the per-node control layout every known node shares, if any
     stacked_nbytes: int
-    problems: dict[int, tuple[int, str]]  # row -> (cause, detail) found while resolving
+    problems: dict[int, CauseT]  # row -> (cause, detail) found while resolving
 
 
 class RicCore:
@@ -331,7 +339,7 @@ class RicCore:
         spec: WorldSpec | None,
         spec_nodes: dict[str, Any],
         seen: set[str],
-    ) -> tuple[int, str] | dict[int, RanFunctionEntry]:
+    ) -> CauseT | dict[int, RanFunctionEntry]:
         if not item.name:
             return e2ap_pb2.CAUSE_INVALID_VALUE, "node name is empty"
         if item.name in seen:
@@ -367,7 +375,7 @@ class RicCore:
             return code, detail
         return functions
 
-    def _setup_failure(self, link: Link, txn: int, code: int, detail: str,
+    def _setup_failure(self, link: Link, txn: int, code: CauseCode, detail: str,
                        refused: list[e2ap_pb2.ItemRefusal] | None = None) -> None:
         self.metrics.setups.labels("failure").inc()
         out = E2Pdu(transaction_id=txn, slot=-1, setup_failure=e2ap_pb2.E2SetupFailure(
@@ -470,7 +478,7 @@ class RicCore:
         cause = (fail.cause.code or e2ap_pb2.CAUSE_UNSPECIFIED, fail.cause.detail or "refused by the node")
         self._instance_failed(link, fail.instance_id, cause, pdu.transaction_id)
 
-    def _instance_failed(self, link: Link, instance_id: int, cause: tuple[int, str], txn: int = 0) -> None:
+    def _instance_failed(self, link: Link, instance_id: int, cause: CauseT, txn: int = 0) -> None:
         inst = self.subs.fail(instance_id, link, cause)
         if inst is None:
             self._error(link, e2ap_pb2.CAUSE_UNKNOWN_SUBSCRIPTION, f"no pending instance {instance_id}", txn,
@@ -695,7 +703,7 @@ class RicCore:
     def _all_subscriptions(self) -> list[XappSubscription]:
         return [s for x in self.registry.xapps.values() for s in x.subscriptions.values()]
 
-    def _resolve_waiting(self, xsub: XappSubscription, inst: Instance, refusal: tuple[str, int, str] | None) -> None:
+    def _resolve_waiting(self, xsub: XappSubscription, inst: Instance, refusal: Refusal | None) -> None:
         xsub.waiting.discard(inst)
         if refusal is not None:
             xsub.refusals.append(refusal)
@@ -732,7 +740,7 @@ class RicCore:
             admitted=[e2ap_pb2.SubscriptionItem(node=n, instance_id=inst.instance_id) for n in inst.names]))
         xsub.xapp.link.send(out.SerializeToString())
 
-    def _send_refused(self, xsub: XappSubscription, refusals: list[tuple[str, int, str]]) -> None:
+    def _send_refused(self, xsub: XappSubscription, refusals: list[Refusal]) -> None:
         out = XappPdu(transaction_id=0, slot=-1, subscription_response=e2ap_pb2.RicSubscriptionResponse(
             requestor_id=xsub.requestor_id, ran_function_id=xsub.ran_function_id,
             trigger=e2ap_pb2.EventTrigger(period_slots=xsub.period_slots),
@@ -752,7 +760,7 @@ class RicCore:
         if plan is not None:
             return plan
         nodes: list[NodeEntry | None] = []
-        problems: dict[int, tuple[int, str]] = {}
+        problems: dict[int, CauseT] = {}
         links: set[Link] = set()
         layouts: set[Layout] = set()
         seen: set[str] = set()
@@ -809,7 +817,7 @@ class RicCore:
         problems = plan.problems
         # payload shape: one bytes comparison and one size check on the fast path
         layout = plan.layout
-        whole: tuple[int, str] | None = None
+        whole: CauseT | None = None
         if layout is None or ctrl.layout != layout.layout_bytes or len(ctrl.data) != plan.stacked_nbytes:
             whole = self._shape_problem(plan, ctrl)
         elif ctrl.slot != slot:
@@ -820,7 +828,7 @@ class RicCore:
         if whole is not None:
             self._refuse_all(link, pdu, names, whole[0], whole[1])
             return
-        refused: dict[int, tuple[int, str]] | None = dict(problems) if problems else None
+        refused: dict[int, CauseT] | None = dict(problems) if problems else None
         for row, node in enumerate(plan.nodes):
             if node is not None and slot < node.last_slot:
                 if refused is None:
@@ -862,7 +870,7 @@ class RicCore:
             return
         self._split_control(link, pdu, plan, refused or {}, txn, t_in)
 
-    def _shape_problem(self, plan: ControlPlan, ctrl: Any) -> tuple[int, str]:
+    def _shape_problem(self, plan: ControlPlan, ctrl: Any) -> CauseT:
         if plan.layout is None:
             known = [n for n in plan.nodes if n is not None]
             if not known:
@@ -898,7 +906,7 @@ class RicCore:
         return allowed
 
     def _split_control(self, link: Link, pdu: e2ap_pb2.XappPdu, plan: ControlPlan,
-                       refused: dict[int, tuple[int, str]], txn: int, t_in: int) -> None:
+                       refused: dict[int, CauseT], txn: int, t_in: int) -> None:
         m = self.metrics
         req = pdu.control_request
         names = plan.names
@@ -932,10 +940,13 @@ class RicCore:
             link.send(out.SerializeToString())
             xapp = self.registry.xapps.get(link)
             log(_log, logging.INFO, "control_refused", xapp=xapp.xapp_id if xapp else link.link_id, slot=pdu.slot,
-                node=items[0].node, cause=cause_name(items[0].cause.code), refused=len(items), detail=items[0].cause.detail)
+                node=items[0].node, cause=cause_name(items[0].cause.code), refused=len(items),
+                detail=items[0].cause.detail)
         m.hot_control.observe((self.clock() - t_in) * 1e-9)
 
-    def _refuse_all(self, link: Link, pdu: e2ap_pb2.XappPdu, names: tuple[str, ...], code: int, detail: str) -> None:
+    def _refuse_all(
+        self, link: Link, pdu: e2ap_pb2.XappPdu, names: tuple[str, ...], code: CauseCode, detail: str
+    ) -> None:
         items = [e2ap_pb2.ItemRefusal(node=n, cause=Cause(code=code, detail=detail)) for n in names]
         self.metrics.refusals.labels(cause_name(code)).inc(len(items))
         self.metrics.nodes_refused.inc(len(items))
@@ -981,7 +992,7 @@ class RicCore:
             log(_log, logging.INFO, "constraint_refused", xapp=xapp.xapp_id, slot=pdu.slot, node=refused[0].node,
                 cause=cause_name(refused[0].cause.code), detail=refused[0].cause.detail)
 
-    def _constraint_problem(self, xapp: XappEntry, item: e2ap_pb2.ConstraintItem) -> tuple[int, str] | None:
+    def _constraint_problem(self, xapp: XappEntry, item: e2ap_pb2.ConstraintItem) -> CauseT | None:
         if not xapp.may_constrain:
             return e2ap_pb2.CAUSE_NOT_AUTHORISED, f"xApp {xapp.name!r} may not set constraints"
         node = self.registry.nodes.get(item.node)
@@ -1006,7 +1017,7 @@ class RicCore:
         self._txn += 1
         return self._txn
 
-    def _error(self, link: Link, code: int, detail: str, txn: int = 0, procedure: str = "", node: str = "",
+    def _error(self, link: Link, code: CauseCode, detail: str, txn: int = 0, procedure: str = "", node: str = "",
                slot: int = -1) -> None:
         err = e2ap_pb2.ErrorIndication(cause=Cause(code=code, detail=detail), transaction_id=txn,
                                        procedure=procedure, node=node)
@@ -1017,7 +1028,9 @@ class RicCore:
         link.send(data)
         self.metrics.error_indications.labels("sent", cause_name(code)).inc()
 
-    def _malformed(self, link: Link, reason: str, code: int, detail: str, txn: int = 0, procedure: str = "") -> None:
+    def _malformed(
+        self, link: Link, reason: str, code: CauseCode, detail: str, txn: int = 0, procedure: str = ""
+    ) -> None:
         self.metrics.malformed.labels(link.kind, reason).inc()
         level = logging.DEBUG if link in self._malformed_seen else logging.WARNING
         self._malformed_seen.add(link)

@@ -19,7 +19,10 @@ from ric.protocol.gen import e2ap_pb2
 from ric.registry import NodeEntry, Registry, XappEntry
 from ric.transport.base import Link
 
-Refusal = tuple[str, int, str]
+CauseCode = e2ap_pb2.CauseCode
+CauseT = tuple[CauseCode, str]
+"""(cause code, detail)."""
+Refusal = tuple[str, CauseCode, str]
 """(node name, cause code, detail)."""
 
 
@@ -84,7 +87,7 @@ class XappSubscription:
     txn: int
     excluded: set[str] = field(default_factory=set)
     instances: dict[Link, Instance] = field(default_factory=dict)
-    blocked: dict[str, tuple[int, str]] = field(default_factory=dict)
+    blocked: dict[str, CauseT] = field(default_factory=dict)
     pending_answer: bool = True
     waiting: set[Instance] = field(default_factory=set)
     refusals: list[Refusal] = field(default_factory=list)
@@ -175,16 +178,18 @@ class SubscriptionManager:
         for link, inst in list(xsub.instances.items()):
             want = groups.get(link)
             alive = self.instances.get(inst.instance_id) is inst
-            if not alive or want is None or tuple(n.name for n in want) != inst.names:
-                if self._detach(xsub, inst) and alive:
-                    out.emptied.append(inst)
+            changed = not alive or want is None or tuple(n.name for n in want) != inst.names
+            if changed and self._detach(xsub, inst) and alive:
+                out.emptied.append(inst)
         for link, nodes in groups.items():
             if link in xsub.instances:
                 continue
             names = tuple(n.name for n in nodes)
             key = (link, names, xsub.ran_function_id, xsub.period_slots)
-            inst = self._by_key.get(key)
-            if inst is None:
+            found = self._by_key.get(key)
+            if found is not None:
+                inst = found
+            else:
                 inst = Instance(next(self._ids), link, nodes, names, xsub.ran_function_id, xsub.period_slots, now_ns)
                 self.instances[inst.instance_id] = inst
                 self._by_key[key] = inst
@@ -222,7 +227,7 @@ class SubscriptionManager:
         inst.active = True
         return inst
 
-    def fail(self, instance_id: int, link: Link, cause: tuple[int, str]) -> Instance | None:
+    def fail(self, instance_id: int, link: Link, cause: CauseT) -> Instance | None:
         """The node refused (or did not answer) ``instance_id``: drop it, block its nodes for its subscribers."""
         inst = self.instances.get(instance_id)
         if inst is None or inst.link is not link:

@@ -26,6 +26,10 @@ The resolution is 1/2048 in probability on |e|²; the tail is truncated at |e|²
 times the mean (probability mass 2.4·10⁻⁴ moved inward), i.e. each real component stays within
 ≈ ±4.1 of its own standard deviation. Because the 32 phases are uniform for every magnitude,
 E[e] = E[e²] = 0 hold exactly: real and imaginary parts are uncorrelated with variance σ²/2 each.
+
+Every world takes a fixed number of 64-bit words from its own generator per slot, in order; for
+small batches several slots are drawn per call (fewer Python calls, the table stays in cache),
+which does not change the values a world sees.
 """
 
 from __future__ import annotations
@@ -70,25 +74,54 @@ def complex_gaussian_table() -> np.ndarray:
     return table
 
 
+# Innovations are drawn for several slots at once while the batch is small (fewer Python calls,
+# the table stays in cache); about this many coefficients per refill.
+_BLOCK_COEFFICIENTS = 1 << 15
+_MAX_BLOCK_SLOTS = 16
+
+
 class _TableSampler:
-    """Draws complex Gaussians for ``B`` worlds, one generator each, into preallocated buffers."""
+    """Draws complex Gaussians for ``B`` worlds, one generator each, into preallocated buffers.
+
+    Each world consumes its generator's 64-bit words in order, a fixed number per slot, so the
+    values do not depend on the batch size or on how many slots are drawn per refill.
+    """
 
     def __init__(self, rngs: Sequence[np.random.Generator], n_per_world: int) -> None:
         self.rngs = list(rngs)
         self.n = n_per_world
-        n_words = (n_per_world + 3) // 4  # four 16-bit indices per 64-bit word
-        self.raw = np.empty((len(self.rngs), n_words), dtype=np.uint64)
-        self.index = np.empty((len(self.rngs), n_per_world), dtype=np.intp)
+        self.n_words = (n_per_world + 3) // 4  # four 16-bit indices per 64-bit word
+        batch = max(len(self.rngs), 1)
+        self.block = int(np.clip(_BLOCK_COEFFICIENTS // (batch * max(n_per_world, 1)), 1, _MAX_BLOCK_SLOTS))
+        shape = (len(self.rngs), self.block)
+        self._raw = np.empty((*shape, self.n_words), dtype=np.uint64)
+        self._index = np.empty((*shape, n_per_world), dtype=np.intp)
+        self._values = np.empty((*shape, n_per_world), dtype=np.complex64)
+        self._next = self.block
 
-    def draw(self, table: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """Fill ``out`` (B, n) complex64 with table values picked by fresh random bits."""
-        n_words = self.raw.shape[1]
+    def _fill(self, table: np.ndarray, slots: int) -> None:
+        raw, index = self._raw[:, :slots], self._index[:, :slots]
         for b, rng in enumerate(self.rngs):
-            self.raw[b] = rng.bit_generator.random_raw(n_words)
-        np.copyto(self.index, self.raw.view(np.uint16)[:, : self.n])
+            raw[b] = rng.bit_generator.random_raw(slots * self.n_words).reshape(slots, self.n_words)
+        np.copyto(index, raw.view(np.uint16)[..., : self.n])
         # indices are < 65 536 by construction: 'clip' skips the bounds check
-        np.take(table, self.index, out=out, mode="clip")
-        return out
+        np.take(table, index, out=self._values[:, :slots], mode="clip")
+
+    def draw_one(self, table: np.ndarray, out: np.ndarray) -> None:
+        """Fill ``out`` (B, n) complex64 with one slot's values (outside the block sequence)."""
+        if self._next != self.block:
+            raise RuntimeError("draw_one() must come before the first next()")
+        self._fill(table, 1)
+        np.copyto(out, self._values[:, 0])
+
+    def next(self, table: np.ndarray) -> np.ndarray:
+        """One slot's values (B, n) complex64 from ``table``: a view valid until the next call."""
+        if self._next == self.block:
+            self._fill(table, self.block)
+            self._next = 0
+        values = self._values[:, self._next]
+        self._next += 1
+        return values
 
 
 def _power_into(h: np.ndarray, square: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -128,13 +161,10 @@ class GaussMarkovRayleigh:
         self.innovation_power = float(innovation_power)
         base = complex_gaussian_table()
         self._initial_table = (base * np.float32(np.sqrt(innovation_power))).astype(np.complex64)
-        self._innovation_table = (base * np.float32(np.sqrt((1.0 - rho**2) * innovation_power))).astype(
-            np.complex64
-        )
+        self._innovation_table = (base * np.float32(np.sqrt((1.0 - rho**2) * innovation_power))).astype(np.complex64)
         self._rho32 = np.float32(rho)
         self._sampler = _TableSampler([], self.size)
         self._h = np.zeros((0, *self.shape), dtype=np.complex64)
-        self._noise = np.zeros((0, self.size), dtype=np.complex64)
         self._square = np.zeros((0, 2 * self.size), dtype=np.float32)
         self._power = np.zeros((0, *self.shape), dtype=np.float32)
 
@@ -146,16 +176,15 @@ class GaussMarkovRayleigh:
         """Draw the stationary initial state for ``len(rngs)`` worlds; returns |h|², (B, *shape)."""
         batch = len(rngs)
         self._sampler = _TableSampler(rngs, self.size)
-        self._noise = np.empty((batch, self.size), dtype=np.complex64)
         self._h = np.empty((batch, *self.shape), dtype=np.complex64)
         self._square = np.empty((batch, 2 * self.size), dtype=np.float32)
         self._power = np.empty((batch, *self.shape), dtype=np.float32)
-        self._sampler.draw(self._initial_table, self._h.reshape(batch, self.size))
+        self._sampler.draw_one(self._initial_table, self._h.reshape(batch, self.size))
         return self.power()
 
     def step(self) -> np.ndarray:
         """Advance one slot; returns the power gains |h|², shape (B, *shape), float32."""
-        noise = self._sampler.draw(self._innovation_table, self._noise)
+        noise = self._sampler.next(self._innovation_table)
         flat = self._h.reshape(self.batch, self.size).view(np.float32)
         np.multiply(flat, self._rho32, out=flat)
         np.add(flat, noise.view(np.float32), out=flat)

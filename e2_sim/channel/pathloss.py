@@ -136,7 +136,9 @@ def a2g_db(distance_m: ArrayLike, carrier_hz: float, los: ArrayLike, environment
     return free_space_db(distance_m, carrier_hz) + excess
 
 
-def a2g_mean_db(distance_m: ArrayLike, elevation_deg_: ArrayLike, carrier_hz: float, environment: str = "urban") -> np.ndarray:
+def a2g_mean_db(
+    distance_m: ArrayLike, elevation_deg_: ArrayLike, carrier_hz: float, environment: str = "urban"
+) -> np.ndarray:
     """LoS-probability-weighted air-to-ground loss (Al-Hourani 2014, eq. 5) [dB]."""
     _, _, eta_los, eta_nlos = A2G_PARAMETERS[environment]
     p_los = a2g_los_probability(elevation_deg_, environment)

@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 _SQRT3 = float(np.sqrt(3.0))
 
@@ -95,7 +96,7 @@ def hex_grid_sites(n_sites: int, cell_radius_m: float) -> np.ndarray:
     return sites
 
 
-def inside_hexagon(xy_m: np.ndarray, centre_m: np.ndarray, cell_radius_m: float) -> np.ndarray:
+def inside_hexagon(xy_m: ArrayLike, centre_m: ArrayLike, cell_radius_m: float) -> np.ndarray:
     """Whether points lie in the pointy-top hexagon of circumradius ``R`` around ``centre_m``.
 
     ``xy_m`` (..., 2) and ``centre_m`` broadcastable to it [m]; returns a bool array (...).

@@ -53,10 +53,7 @@ def _read(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ScenarioError(f"cannot read scenario file {str(path)!r}: {exc.strerror}") from None
     try:
-        if path.suffix == ".json":
-            data = json.loads(text)
-        else:
-            data = tomllib.loads(text)
+        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise ScenarioError(f"scenario file {str(path)!r} is not valid {path.suffix[1:] or 'TOML'}: {exc}") from None
     if not isinstance(data, dict):
@@ -115,8 +112,9 @@ def load_scenario(name_or_path: str, overrides: dict[str, Any] | None = None) ->
         return model.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        value = err.get("input")
-        shown = "missing" if err["type"] == "missing" else repr(value)
         more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        if not err["loc"]:  # a check across fields: its message names them
+            raise ScenarioError(f"scenario {str(path)!r}: {err['msg']}{more}") from None
+        field = ".".join(str(p) for p in err["loc"])
+        shown = "missing" if err["type"] == "missing" else repr(err.get("input"))
         raise ScenarioError(f"scenario {str(path)!r}: field '{field}' = {shown}: {err['msg']}{more}") from None

@@ -39,7 +39,8 @@ class ConflictScenario(ScenarioBase):
     )
     packet_bits: int = Field(gt=0, description="Size of one packet (one task) [bit].")
     subband_bandwidth_hz: float = Field(
-        gt=0, description="Nominal subband bandwidth; packet_bits / (bandwidth · slot_s) is one packet's efficiency [Hz]."
+        gt=0,
+        description="Nominal subband bandwidth; packet_bits / (bandwidth · slot_s) is one packet's efficiency [Hz].",
     )
     nominal_power_dbm: float = Field(
         description="Power a node announces as its maximum; power only switches a subband on (> 0) [dBm]."

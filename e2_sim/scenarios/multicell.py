@@ -76,10 +76,14 @@ class MulticellScenario(ScenarioBase):
         ge=0, description="AP antenna height; 0 puts APs on the ground like the authors' 2-D model [m]."
     )
     hexagonal: HexagonalLayout | None = Field(
-        default=None, validate_default=True, description="Regular deployment parameters (required when layout = 'hexagonal')."
+        default=None,
+        validate_default=True,
+        description="Regular deployment parameters (required when layout = 'hexagonal').",
     )
     random: RandomLayout | None = Field(
-        default=None, validate_default=True, description="Irregular deployment parameters (required when layout = 'random')."
+        default=None,
+        validate_default=True,
+        description="Irregular deployment parameters (required when layout = 'random').",
     )
 
     # radio -------------------------------------------------------------------------------------

@@ -56,6 +56,17 @@ class SlotKpis:
     extra: dict[str, np.ndarray] = field(default_factory=dict)
 
 
+def spawn_generators(seeds: Sequence[int], n_streams: int) -> list[list[np.random.Generator]]:
+    """``n_streams`` lists of one Generator per world: ``SeedSequence(seeds[b]).spawn(n_streams)``."""
+    streams: list[list[np.random.Generator]] = [[] for _ in range(n_streams)]
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+            raise ValueError(f"seeds must be integers >= 0, got {seed!r}")
+        for stream, child in zip(streams, np.random.SeedSequence(int(seed)).spawn(n_streams), strict=True):
+            stream.append(np.random.default_rng(child))
+    return streams
+
+
 class World(ABC):
     """A batch of ``B`` worlds of one scenario.
 

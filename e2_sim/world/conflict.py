@@ -51,8 +51,7 @@ import numpy as np
 from e2_sim.scenarios.base import ScenarioBase
 from e2_sim.scenarios.conflict import ConflictScenario
 from e2_sim.traffic.packets import PacketQueues, PoissonArrivals
-from e2_sim.world.base import SlotKpis, World, check_controls
-from e2_sim.world.multicell import spawn_generators
+from e2_sim.world.base import SlotKpis, World, check_controls, spawn_generators
 from ric.protocol import Controls, NodeSpec, Reports, WorldSpec
 
 _TRAFFIC = 0

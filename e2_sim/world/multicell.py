@@ -22,8 +22,10 @@ Per slot ``t`` (duration ``T``):
   ``fading_innovation_power`` (`e2_sim.channel.fading`).
 - SINR of device ``n`` of AP ``a`` on ``s`` when ``a`` serves it there:
   ``p_{a,s}·g_{a→n,s} / (Σ_{k≠a} p_{k,s}·g_{k→n,s} + σ²)``, clipped to
-  ``[sinr_min_db, sinr_max_db]``. Bits it can receive in the slot:
-  ``floor(Σ_s log2(1 + SINR_s)·W·T)`` (`multicell_bits`).
+  ``[sinr_min_db, sinr_max_db]`` (so a served link gets at least log2(1.01) bit/s/Hz). Bits it
+  can receive in the slot: ``floor(Σ_s log2(1 + SINR_s)·W·T)`` (`multicell_bits`). The other
+  APs' sum is formed without the own AP's term (never as total − signal), so it stays exact to
+  float32 rounding of the interference itself even at 80 dB SNR.
 - traffic: Poisson packet arrivals of rate λ = ``load`` [packets/s] per device at the start of
   each slot, packets of ``packet_bits``, FIFO queues with per-packet delay accounting
   (`e2_sim.traffic.packets`): a packet's delay ends when its last bit is delivered, at the
@@ -73,7 +75,7 @@ from e2_sim.geometry.layouts import CellLayout, hexagonal_layout, random_layout
 from e2_sim.scenarios.base import ScenarioBase
 from e2_sim.scenarios.multicell import MulticellScenario
 from e2_sim.traffic.packets import PacketQueues, PoissonArrivals
-from e2_sim.world.base import SlotKpis, World, check_controls
+from e2_sim.world.base import SlotKpis, World, check_controls, spawn_generators
 from ric.protocol import Controls, NodeSpec, Reports, WorldSpec
 
 # generators spawned per world, in this order
@@ -81,34 +83,23 @@ _FADING, _TRAFFIC = range(2)
 _N_STREAMS = 2
 
 
-def spawn_generators(seeds: Sequence[int], n_streams: int) -> list[list[np.random.Generator]]:
-    """``n_streams`` lists of one Generator per world: ``SeedSequence(seeds[b]).spawn(n_streams)``."""
-    streams: list[list[np.random.Generator]] = [[] for _ in range(n_streams)]
-    for seed in seeds:
-        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-            raise ValueError(f"seeds must be integers >= 0, got {seed!r}")
-        for stream, child in zip(streams, np.random.SeedSequence(int(seed)).spawn(n_streams), strict=True):
-            stream.append(np.random.default_rng(child))
-    return streams
-
-
 def multicell_bits(
     signal_w: np.ndarray,
-    received_w: np.ndarray,
+    interference_w: np.ndarray,
     noise_w: float,
     served: np.ndarray,
     sinr_clip_db: tuple[float, float],
     bandwidth_hz: float,
     slot_s: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Interference, spectral efficiency and bits of every device from received powers.
+    """Interference plus noise, spectral efficiency and bits of every device.
 
     Parameters
     ----------
     signal_w : ndarray, (..., S)
         Power received from the own AP where it serves the device, 0 elsewhere [W].
-    received_w : ndarray, (..., S)
-        Total power received from all APs on each subband (signal included) [W].
+    interference_w : ndarray, (..., S)
+        Power received from every transmission not meant for the device on each subband [W].
     noise_w : float
         Noise power per subband [W].
     served : ndarray of bool, (..., S)
@@ -120,24 +111,22 @@ def multicell_bits(
 
     Returns
     -------
-    interference_w : ndarray, float64, (..., S)
-        Received power other than the own signal, plus noise [W].
+    interference_plus_noise_w : ndarray, float64, (..., S)
+        ``interference_w + noise_w`` [W].
     spectral_efficiency_bps_hz : ndarray, float64, (..., S)
         log2(1 + clip(SINR)) where served, else 0 [bit/s/Hz].
     bits : ndarray, int64, (...)
         floor(Σ_s spectral efficiency · W · T) [bit].
     """
-    interference = np.subtract(received_w, signal_w, dtype=np.float64)
-    interference += noise_w
-    sinr = np.divide(signal_w, interference, dtype=np.float64)
+    total = np.add(interference_w, noise_w, dtype=np.float64)
+    sinr = np.divide(signal_w, total, dtype=np.float64)
     np.maximum(sinr, 10.0 ** (sinr_clip_db[0] / 10.0), out=sinr)
     np.minimum(sinr, 10.0 ** (sinr_clip_db[1] / 10.0), out=sinr)
     efficiency = np.log1p(sinr, out=sinr)
     efficiency *= served
     efficiency *= 1.0 / math.log(2.0)
-    bits = efficiency.sum(axis=-1)
-    bits *= bandwidth_hz * slot_s
-    return interference, efficiency, np.floor(bits, out=bits).astype(np.int64)
+    bits = (efficiency.sum(axis=-1) * (bandwidth_hz * slot_s)).astype(np.int64)  # truncation = floor (≥ 0)
+    return total, efficiency, bits
 
 
 def neighbour_lists(pathloss_db: np.ndarray, device_node: np.ndarray, threshold_db: float) -> list[list[int]]:
@@ -260,6 +249,7 @@ class MulticellWorld(World):
         self._efficiency_per_bit = 1.0 / (sc.slot_s * s * sc.subband_bandwidth_hz)
         self._slot_active_column = self.slot_active[:, None]
         self._packet_bits_f = float(sc.packet_bits)
+        self._qos_max_queue_packets = sc.qos_max_queue_packets
         self._slot_rank1 = (np.arange(n_slots) % u + 1)[:, None]  # (K·U, 1): local slot + 1
         self._node_users = counts.astype(np.uint64)[:, None]  # (K, 1)
         self._node_first_slot = (np.arange(k) * u)[:, None]  # (K, 1)
@@ -324,7 +314,9 @@ class MulticellWorld(World):
         out.flags.writeable = False
         return out
 
-    def _reports(self, gain: np.ndarray, interference_w: np.ndarray, efficiency: np.ndarray, tx_w: np.ndarray) -> Reports:
+    def _reports(
+        self, gain: np.ndarray, interference_w: np.ndarray, efficiency: np.ndarray, tx_w: np.ndarray
+    ) -> Reports:
         b, k, u, s = self.batch, self.n_nodes, self.n_users, self.n_subbands
         return Reports(
             slot=self.slot,
@@ -393,24 +385,23 @@ class MulticellWorld(World):
             tx = tx.astype(np.float32)
         tx *= on
 
-        # total received power from every AP (B, S, K·U), own signal where served (B, K·U, S);
-        # float64 products of float32 gains and powers are exact, so received − signal does not
-        # cancel even at 80 dB SNR
-        tx64 = tx.astype(np.float64)
-        received = np.matmul(gain.transpose(0, 2, 1, 3), tx64.transpose(0, 2, 1)[..., None])
+        # power received from the other APs (B, S, K·U): a float32 matmul with each device's own
+        # AP left out (its gain zeroed for the product, then restored), so no large own signal
+        # is ever subtracted; own AP's power at the device (B, K·U, S) in exact float64 products
+        flat_gain = gain.reshape(-1)
+        own_gain = flat_gain.take(self._own_index)
+        flat_gain[self._own_index] = 0.0
+        others = np.matmul(gain.transpose(0, 2, 1, 3), tx.transpose(0, 2, 1)[..., None])
+        flat_gain[self._own_index] = own_gain
+        own = np.multiply(own_gain.reshape(b, k * u, s), tx.repeat(u, axis=1), dtype=np.float64)
         chosen += 1
         chosen *= on
         served = chosen.repeat(u, axis=1) == self._slot_rank1
-        signal = np.multiply(gain.reshape(-1).take(self._own_index).reshape(b, k * u, s), tx64.repeat(u, axis=1))
-        signal *= served
+        signal = own * served
+        own -= signal  # the own AP's transmission to another of its devices is interference
+        own += others.reshape(b, s, k * u).transpose(0, 2, 1)
         interference, efficiency, bits = multicell_bits(
-            signal,
-            received.reshape(b, s, k * u).transpose(0, 2, 1),
-            self.noise_w,
-            served,
-            self.sinr_clip_db,
-            self.bandwidth_hz,
-            self.slot_s,
+            signal, own, self.noise_w, served, self.sinr_clip_db, self.bandwidth_hz, self.slot_s
         )
         if not self._identity_slots:
             interference *= self._slot_active_column
@@ -422,14 +413,18 @@ class MulticellWorld(World):
         else:
             ends = per_world.cumsum().tolist()
             delays_per_world = [delays[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True)]
+        delivered_bits = delivered.astype(np.float64).reshape(shape)
+        arrived_bits = (self._arrived * self._packet_bits_f).reshape(shape)
+        qos_violated = (queues.queue_packets > self._qos_max_queue_packets).reshape(shape)
+        system_efficiency = delivered.sum(axis=1) * self._efficiency_per_bit
         kpis = SlotKpis(
-            delivered_bits=delivered.astype(np.float64).reshape(shape),
-            arrived_bits=(self._arrived * self._packet_bits_f).reshape(shape),
+            delivered_bits=delivered_bits,
+            arrived_bits=arrived_bits,
             dropped_bits=self._dropped_bits,
             active=self._active,
             qos_checked=self._active,
-            qos_violated=(queues.queue_packets > self.scenario.qos_max_queue_packets).reshape(shape),
-            spectral_efficiency_bps_hz=delivered.sum(axis=1) * self._efficiency_per_bit,
+            qos_violated=qos_violated,
+            spectral_efficiency_bps_hz=system_efficiency,
             packet_delays_s=delays_per_world,
             extra={"tx_power_w": tx},
         )

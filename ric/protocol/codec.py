@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TypeVar
 
 import numpy as np
@@ -50,7 +50,7 @@ _MAX_ARRAYS = 256
 _MAX_DATA_BYTES = 1 << 28
 _CACHE_MAX = 4096
 
-_PB_TO_DTYPE: dict[int, np.dtype] = {
+_PB_TO_DTYPE: dict[e2sm_pb2.DType, np.dtype] = {
     e2sm_pb2.DTYPE_FLOAT32: np.dtype("<f4"),
     e2sm_pb2.DTYPE_FLOAT64: np.dtype("<f8"),
     e2sm_pb2.DTYPE_INT8: np.dtype("i1"),
@@ -63,7 +63,7 @@ _PB_TO_DTYPE: dict[int, np.dtype] = {
     e2sm_pb2.DTYPE_UINT64: np.dtype("<u8"),
     e2sm_pb2.DTYPE_BOOL: np.dtype("?"),
 }
-_DTYPE_TO_PB: dict[np.dtype, int] = {dt: code for code, dt in _PB_TO_DTYPE.items()}
+_DTYPE_TO_PB: dict[np.dtype, e2sm_pb2.DType] = {dt: code for code, dt in _PB_TO_DTYPE.items()}
 
 REPORT_DTYPES: dict[str, np.dtype] = {
     "gain": np.dtype("<f4"),
@@ -83,6 +83,15 @@ CONTROL_DTYPES: dict[str, np.dtype] = {
     "move_m": np.dtype("<f4"),
 }
 """Wire dtype of every control array."""
+
+
+# decoders build the containers positionally, in REPORT_ARRAYS / CONTROL_ARRAYS order
+if [f.name for f in fields(Reports)][1:9] != list(REPORT_ARRAYS) or (
+    [f.name for f in fields(NodeReport)][2:10] != list(REPORT_ARRAYS)
+    or [f.name for f in fields(Controls)][:4] != list(CONTROL_ARRAYS)
+    or [f.name for f in fields(NodeControl)][2:6] != list(CONTROL_ARRAYS)
+):
+    raise RuntimeError("ric.protocol.sm field order changed; update ric.protocol.codec")
 
 
 class CodecError(ValueError):
@@ -322,7 +331,8 @@ class Layout:
             if data[start:stop].translate(None, b"\x00\x01"):
                 raise CodecError(f"bool array {name!r} holds bytes other than 0 and 1")
         nd = np.ndarray
-        return [nd(shape, dtype, data, offset) for shape, dtype, offset in (self._views_b1 if batch_axis else self._views)]
+        views = self._views_b1 if batch_axis else self._views
+        return [nd(shape, dtype, data, offset) for shape, dtype, offset in views]
 
     def array(self, data: bytes, name: str) -> np.ndarray:
         """Read-only view of one array of ``data`` (``data`` must already be size-checked)."""
@@ -451,12 +461,14 @@ _Msg = TypeVar("_Msg", e2sm_pb2.SlotReport, e2sm_pb2.SlotControl)
 
 
 def _parse(cls: type[_Msg], data: bytes | _Msg, what: str) -> _Msg:
-    if isinstance(data, cls):
-        return data
-    try:
-        return cls.FromString(data)
-    except (DecodeError, TypeError) as exc:
-        raise CodecError(f"payload is not a {what}: {exc}") from None
+    if isinstance(data, bytes | bytearray | memoryview):
+        try:
+            return cls.FromString(bytes(data))
+        except DecodeError as exc:
+            raise CodecError(f"payload is not a {what}: {exc}") from None
+    if not isinstance(data, cls):
+        raise CodecError(f"payload is a {type(data).__name__}, not a {what}")
+    return data
 
 
 def _node_index(nodes: Sequence[int] | np.ndarray | None, n_nodes: int) -> tuple[np.ndarray | None, list[int]]:
@@ -514,8 +526,9 @@ def encode_reports(
         layout = Layout.of_reports(reports)
     index, ids = _node_index(nodes, reports.n_nodes)
     b = batch_index
-    names = REPORT_ARRAYS + tuple(sorted(reports.extra))
-    sources = [getattr(reports, name) for name in REPORT_ARRAYS] + [reports.extra[k] for k in names[len(REPORT_ARRAYS):]]
+    sources = [getattr(reports, name) for name in REPORT_ARRAYS]
+    if reports.extra:
+        sources += [reports.extra[k] for k in sorted(reports.extra)]
     arrays = [src[b] for src in sources] if index is None else [src[b, index] for src in sources]
     msg = out if out is not None else e2sm_pb2.SlotReport()
     del msg.node_ids[:]
@@ -550,7 +563,8 @@ def decode_reports(data: bytes | e2sm_pb2.SlotReport, expected: Layout | None = 
     arrays = layout.stacked(len(node_ids)).unpack(msg.data, batch_axis=True)
     n = len(REPORT_ARRAYS)
     extra = {name[len(EXTRA_PREFIX):]: arr for name, arr in zip(layout.names[n:], arrays[n:], strict=True)}
-    return node_ids, Reports(msg.slot, *arrays[:n], extra=extra)
+    a = arrays
+    return node_ids, Reports(msg.slot, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], extra=extra)
 
 
 def encode_report(
@@ -581,7 +595,8 @@ def decode_report(data: bytes | e2sm_pb2.SlotReport, expected: Layout | None = N
     arrays = layout.unpack(msg.data)
     n = len(REPORT_ARRAYS)
     extra = {name[len(EXTRA_PREFIX):]: arr for name, arr in zip(layout.names[n:], arrays[n:], strict=True)}
-    return NodeReport(msg.node_ids[0], msg.slot, *arrays[:n], extra=extra)
+    a = arrays
+    return NodeReport(msg.node_ids[0], msg.slot, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], extra=extra)
 
 
 # ---------------------------------------------------------------------- controls

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import queue
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from typing import Any, Self
+from typing import Any, Self, cast
 
 import grpc
 import zmq
@@ -56,6 +57,11 @@ def _parse(kind: LinkKind, data: bytes) -> Pdu:
         return _envelope(kind).FromString(data)
     except DecodeError as exc:
         raise TransportError(f"RIC sent a frame that is not an {_envelope(kind).__name__}: {exc}") from None
+
+
+def _poll_ms(timeout_s: float) -> int:
+    """ZeroMQ poll timeout [ms], rounded up so a sub-millisecond wait still waits."""
+    return max(0, math.ceil(timeout_s * 1000))
 
 
 def _zmq_dealer(context: zmq.Context[Any], address: str, identity: bytes, hwm_msgs: int) -> zmq.Socket[Any]:
@@ -136,10 +142,13 @@ class ZmqClient(Client):
         self._sock = _zmq_dealer(context or zmq.Context.instance(), address, self.identity, hwm_msgs)
 
     def send_bytes(self, data: bytes) -> None:
-        self._sock.send(data, copy=len(data) < 65536)
+        if len(data) < 65536:
+            self._sock.send(data)
+        else:
+            self._sock.send(data, copy=False)
 
     def recv_bytes(self, timeout_s: float | None = None) -> bytes | None:
-        if timeout_s is not None and not self._sock.poll(max(0, int(timeout_s * 1000))):
+        if timeout_s is not None and not self._sock.poll(_poll_ms(timeout_s)):
             return None
         data: bytes = self._sock.recv()
         return data
@@ -279,13 +288,14 @@ class AsyncZmqClient(AsyncClient):
         self.address = address
         self.kind = kind
         self.identity = identity or default_identity(kind)
-        self._sock = _zmq_dealer(zmq.asyncio.Context.instance(), address, self.identity, hwm_msgs)
+        sock = _zmq_dealer(zmq.asyncio.Context.instance(), address, self.identity, hwm_msgs)
+        self._sock: zmq.asyncio.Socket = cast(zmq.asyncio.Socket, sock)
 
     async def send_bytes(self, data: bytes) -> None:
         await self._sock.send(data)
 
     async def recv_bytes(self, timeout_s: float | None = None) -> bytes | None:
-        if timeout_s is not None and not await self._sock.poll(max(0, int(timeout_s * 1000))):
+        if timeout_s is not None and not await self._sock.poll(_poll_ms(timeout_s)):
             return None
         data: bytes = await self._sock.recv()
         return data

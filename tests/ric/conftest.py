@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from ricpeers import HEX19, E2Agent, XappPeer, e2_address, make_spec, xapp_address
 
 from ric.config import RicConfig
 from ric.protocol.spec import WorldSpec
 from ric.server import RicThread
 from ric.transport.client import connect
+from tests.ric.ricpeers import HEX19, E2Agent, XappPeer, e2_address, make_spec, xapp_address
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def transport(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def spec() -> WorldSpec:
-    return make_spec(**HEX19)
+    return make_spec(HEX19["n_nodes"], HEX19["n_users"], HEX19["n_resources"])
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ _MODULES: tuple[str, ...] = (
     "xapps.policies.optimizers",
     "xapps.policies.itlinq",
     "xapps.policies.conflict",
+    "xapps.policies.satellite",
+    "xapps.policies.allocation",
 )
 _loaded = False
 

@@ -53,7 +53,8 @@ def _longest_queue_user(reports: Reports, eligible: np.ndarray) -> tuple[np.ndar
     Returns ``user`` (B, K, S) int64 and ``on`` (B, K, S) bool (the sector has an eligible user).
     """
     score = np.where(eligible, reports.queue_bits[..., None].astype(np.float64), -np.inf)
-    return np.argmax(score, axis=2), eligible.any(axis=2)
+    on: np.ndarray = np.any(eligible, axis=2)
+    return np.argmax(score, axis=2), on
 
 
 class _AntennaPowerPolicy(Policy):
@@ -140,6 +141,8 @@ class AdaptiveResourceAdjustment(_AntennaPowerPolicy):
         above_floor = steps * self.antenna_max_power_w >= self.antenna_min_power_w * (1.0 + ARA_ROUNDING_MARGIN)
         #: power factors tried in order, (N,): 1, 0.8, 0.64, ... down to the last one above the floor
         self.scale_ladder: np.ndarray = steps[above_floor]
+        if self.scale_ladder.size == 0:
+            raise PolicyError(f"policy {self.name!r}: the antenna floor leaves no power step above it")
         self._bits_per_bps = float(spec.static.get("bandwidth_hz", spec.resource_bandwidth_hz)) * spec.slot_s
 
     def antenna_scale(self, sat_user_gain: np.ndarray, on: np.ndarray) -> np.ndarray:
@@ -176,7 +179,7 @@ class AdaptiveResourceAdjustment(_AntennaPowerPolicy):
         eligible = self.eligible(reports)  # (B, K, U, S)
         queue_bits = reports.queue_bits.astype(np.float64)  # (B, K, U)
         wanted = eligible & (queue_bits[..., None] > 0.0)
-        on = wanted.any(axis=2)  # (B, K, S)
+        on: np.ndarray = np.any(wanted, axis=2)  # (B, K, S)
         scale = self.antenna_scale(reports.extra["sat_user_gain"], on)
         power_w = scale[:, :, None] * self.antenna_max_power_w  # (B, K, 1)
         on &= scale[:, :, None] > 0.0
