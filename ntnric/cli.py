@@ -160,16 +160,270 @@ def bench_world_command(
     _write_json(json_path, document)
 
 
+def _configure_logging(level: str) -> None:
+    import logging
+
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+
+
+@app.command()
+def ric(
+    e2_zmq: Annotated[str, typer.Option(help="ZeroMQ ROUTER for E2 nodes ('' = off).")] = "tcp://127.0.0.1:36421",
+    e2_grpc: Annotated[str, typer.Option(help="gRPC address for E2 nodes ('' = off).")] = "127.0.0.1:36422",
+    xapp_zmq: Annotated[str, typer.Option(help="ZeroMQ ROUTER for xApps ('' = off).")] = "tcp://127.0.0.1:4560",
+    xapp_grpc: Annotated[str, typer.Option(help="gRPC address for xApps ('' = off).")] = "127.0.0.1:4561",
+    admin_grpc: Annotated[str, typer.Option(help="gRPC address of the Admin service ('' = off).")] = "127.0.0.1:4562",
+    metrics_port: Annotated[int, typer.Option(help="Port of /metrics and /healthz (0 = any free port).")] = 9464,
+    name: Annotated[str, typer.Option(help="Name the RIC announces.")] = "ntnric-ric",
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+    log_format: Annotated[str, typer.Option(help="text or json.")] = "text",
+    ready_file: Annotated[Path | None, typer.Option(help="Write the bound endpoints here (JSON) once serving.")] = None,
+) -> None:
+    """Run the near-RT RIC: E2 and xApp terminations over ZeroMQ and gRPC, Admin, /metrics."""
+    import asyncio
+
+    from pydantic import ValidationError
+
+    from ric.config import RicConfig
+    from ric.server import Endpoints, serve
+
+    try:
+        config = RicConfig(e2_zmq=e2_zmq or None, e2_grpc=e2_grpc or None, xapp_zmq=xapp_zmq or None,
+                           xapp_grpc=xapp_grpc or None, admin_grpc=admin_grpc or None, metrics_port=metrics_port,
+                           name=name, log_level=log_level.upper(), log_format=log_format)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise UsageError(f"{where + ': ' if where else ''}{err['msg']}") from None
+
+    def ready(endpoints: Endpoints) -> None:
+        if ready_file is not None:
+            tmp = ready_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(endpoints.as_dict()))
+            tmp.replace(ready_file)
+
+    asyncio.run(serve(config, ready=ready))
+
+
+@app.command()
+def sim(
+    scenario: Annotated[str, typer.Argument(help="Preset name or scenario file.")],
+    ric_address: Annotated[str, typer.Option("--ric", help="RIC E2 address: tcp://HOST:PORT or HOST:PORT (gRPC).")]
+    = "tcp://127.0.0.1:36421",
+    mode: Annotated[str, typer.Option(help="lockstep or realtime.")] = "lockstep",
+    slot_ms: Annotated[float, typer.Option(help="Wall-clock slot in realtime mode [ms].")] = 1.0,
+    slots: Annotated[int | None, typer.Option(help="Slots to run (default: the scenario's test length).")] = None,
+    seed: Annotated[int, typer.Option(help="World seed.")] = 0,
+    load: Annotated[float | None, typer.Option(help="Traffic load in the scenario's unit.")] = None,
+    genie_csi: Annotated[bool, typer.Option(help="Report the current slot's channel (for genie policies).")] = False,
+    fallback: Annotated[str, typer.Option(help="Local default scheduler of the nodes.")] = "round-robin",
+    await_s: Annotated[float, typer.Option(help="How long to wait for xApps to subscribe [s].")] = 15.0,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON.")] = None,
+    progress_jsonl: Annotated[bool, typer.Option(help="Print JSON progress lines on stdout.")] = False,
+    latency_samples: Annotated[Path | None, typer.Option(help="Save every decision latency [µs] (.npy).")] = None,
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "WARNING",
+    set_: SetOption = None,
+) -> None:
+    """Run a world's nodes as E2 nodes against a RIC (one process, one E2 association per node)."""
+    from e2_sim.node.agent import AgentConfig, E2Agent
+    from e2_sim.world import make_world
+    from xapps.policies import make_policy
+
+    if mode not in ("lockstep", "realtime"):
+        raise UsageError(f"--mode must be lockstep or realtime, got {mode!r}")
+    if slot_ms <= 0:
+        raise UsageError(f"--slot-ms must be > 0, got {slot_ms}")
+    _configure_logging(log_level)
+    scenario_obj = load_scenario(scenario, _overrides(set_))
+    load_value = scenario_obj.default_load if load is None else load
+    n_slots = slots or scenario_obj.test_slots
+    world = make_world(scenario_obj, load=load_value, genie_csi=genie_csi)
+    default = make_policy(fallback, world.spec, seed=seed + 2)
+    config = AgentConfig(ric=ric_address, mode=mode, slot_wall_s=slot_ms / 1e3,  # type: ignore[arg-type]
+                         await_subscriptions_s=await_s, progress_stream=sys.stdout if progress_jsonl else None)
+    agent = E2Agent(world, default.decide, config)
+    result = agent.run(n_slots, seed)
+    result.update(scenario=scenario_obj.name, world=scenario_obj.world, load=load_value,
+                  load_unit=scenario_obj.load_unit, slot_s=scenario_obj.slot_s, seed=seed, mode=mode)
+    if latency_samples is not None:
+        import numpy as np
+
+        np.save(latency_samples, agent.latency.decision_latency_us())
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(result, indent=2) + "\n")
+    if not progress_jsonl:
+        lat = result["decision_latency_us"]
+        console.print(f"{scenario_obj.name}: {n_slots} slots in {result['wall_s']:.1f} s, "
+                      f"decision latency p50 {lat['p50']:.0f} µs p99 {lat['p99']:.0f} µs, "
+                      f"deadline misses {result['deadline_miss_rate']:.3%}")
+
+
+@app.command()
+def xapp(
+    name: Annotated[str, typer.Argument(help="xApp name at the RIC.")],
+    ric_address: Annotated[str, typer.Option("--ric", help="RIC xApp address: tcp://HOST:PORT or HOST:PORT (gRPC).")]
+    = "tcp://127.0.0.1:4560",
+    policy: Annotated[str, typer.Option(help="Policy to run (any name `ntnric eval` accepts).")] = "llq",
+    seed: Annotated[int, typer.Option(help="World seed of the run (the policy's stream derives from it).")] = 0,
+    period_slots: Annotated[int, typer.Option(help="Decide every N slots.")] = 1,
+    duration_s: Annotated[float | None, typer.Option(help="Stop after this long (default: until Ctrl-C).")] = None,
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "WARNING",
+) -> None:
+    """Run a policy as an xApp: subscribe to every node, decide every period, send controls."""
+    from ntnric.evaluate import policy_seed
+    from xapps.policies import policy_names
+    from xapps.policy_xapp import PolicyXApp
+    from xapps.sdk import XappRunner
+
+    if policy not in policy_names():
+        raise PolicyError(f"unknown policy {policy!r}; known: {', '.join(policy_names())}")
+    _configure_logging(log_level)
+    runner = XappRunner(PolicyXApp(policy, policy_seed(seed), name=name, period_slots=period_slots), ric_address)
+    try:
+        summary = runner.run(duration_s)
+    except KeyboardInterrupt:
+        summary = runner.summary()
+    err_console.print(f"xapp {name}: {summary['decisions']} decisions, {summary['skipped_slots']} skipped slots, "
+                      f"refusals {summary['refusals'] or 'none'}")
+
+
+def _emulation_config(scenario: str, policy: str, transport: str, mode: str, slot_ms: float, slots: int | None,
+                      seed: int, load: float | None, set_: list[str] | None, latency_samples: bool = False) -> Any:
+    from ntnric.emulation import EmulationConfig
+    from xapps.policies import policy_class
+
+    if transport not in ("zmq", "grpc"):
+        raise UsageError(f"--transport must be zmq or grpc, got {transport!r}")
+    if mode not in ("lockstep", "realtime"):
+        raise UsageError(f"--mode must be lockstep or realtime, got {mode!r}")
+    scenario_obj = load_scenario(scenario, _overrides(set_))
+    cls = policy_class(policy)
+    if cls.world_kinds and scenario_obj.world not in cls.world_kinds:
+        raise PolicyError(f"policy {policy!r} does not support {scenario_obj.world!r} worlds")
+    return EmulationConfig(scenario=scenario, policy=policy, transport=transport,  # type: ignore[arg-type]
+                           mode=mode, slot_ms=slot_ms, slots=slots or scenario_obj.test_slots,  # type: ignore[arg-type]
+                           seed=seed, load=load, overrides=tuple(set_ or ()), genie_csi=cls.genie,
+                           latency_samples=latency_samples)
+
+
+def _live_emulation(config: Any) -> dict[str, Any]:
+    from ntnric.emulation import run_emulation
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[status]}"), console=err_console, transient=True) as progress:
+        task = progress.add_task(f"{config.scenario} · {config.policy} · {config.transport} · {config.mode}",
+                                 total=config.slots, status="starting RIC, xApp and nodes")
+
+        def show(p: dict[str, Any]) -> None:
+            progress.update(task, completed=p["slot"], status=(
+                f"{p['slots_per_s']:,.0f} slots/s · {p['throughput_mbps']:.1f} Mbit/s · "
+                f"latency p50 {p['latency_p50_us']:.0f} µs p99 {p['latency_p99_us']:.0f} µs · "
+                f"misses {p['misses']}/{p['expected']}"))
+
+        return run_emulation(config, on_progress=show)
+
+
+def _print_run(document: dict[str, Any]) -> None:
+    k = document["policies"][document["policy"]]
+    lat = document["decision_latency_us"]
+    table = Table(title=f"{document['scenario']} · {document['policy']} · {document['transport']} · "
+                        f"{document['mode']} · {document['slots']} slots · seed {document['seed']}")
+    for column in ("delay ms", "thr Mbit/s", "SE bit/s/Hz", "QoS viol", "Jain", "lat p50 µs", "p99 µs", "p99.9 µs",
+                   "max µs", "misses", "slots/s"):
+        table.add_column(column, justify="right")
+    table.add_row(_fmt(k.get("avg_packet_delay_ms")), _fmt(k["throughput_mbps"]), _fmt(k["spectral_efficiency_bps_hz"]),
+                  _fmt(k["qos_violation_rate"]), _fmt(k["jain_fairness"]), _fmt(lat["p50"]), _fmt(lat["p99"]),
+                  _fmt(lat["p999"]), _fmt(lat["max"]), f"{document['deadline_miss_rate']:.3%}",
+                  _fmt(document["slots_per_s"]))
+    console.print(table)
+    hops = Table(title="per hop [µs]", box=None)
+    for column in ("hop", "p50", "p99", "max"):
+        hops.add_column(column, justify="left" if column == "hop" else "right")
+    for hop, v in document["hops_us"].items():
+        hops.add_row(hop, _fmt(v["p50"]), _fmt(v["p99"]), _fmt(v["max"]))
+    console.print(hops)
+
+
+@app.command()
+def run(
+    scenario: Annotated[str, typer.Argument(help="Preset name or scenario file.")] = "sag",
+    policy: Annotated[str, typer.Option(help="Policy the xApp runs.")] = "equal-split",
+    transport: Annotated[str, typer.Option(help="zmq or grpc (both E2 and xApp links).")] = "zmq",
+    mode: Annotated[str, typer.Option(help="lockstep or realtime.")] = "realtime",
+    slot_ms: Annotated[float, typer.Option(help="Wall-clock slot in realtime mode [ms].")] = 1.0,
+    slots: Annotated[int | None, typer.Option(help="Slots (default: the scenario's test length).")] = None,
+    seed: Annotated[int, typer.Option(help="World seed.")] = 0,
+    load: Annotated[float | None, typer.Option(help="Traffic load in the scenario's unit.")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON.")] = None,
+    set_: SetOption = None,
+) -> None:
+    """Full emulation: RIC, nodes and the xApp as separate processes; live progress and a summary."""
+    from ntnric.emulation import run_document
+
+    config = _emulation_config(scenario, policy, transport, mode, slot_ms, slots, seed, load, set_)
+    result = _live_emulation(config)
+    document = run_document(config, result)
+    _print_run(document)
+    _write_json(json_path, document)
+
+
+@bench_app.command("latency")
+def bench_latency(
+    scenario: Annotated[str, typer.Argument(help="Preset name or scenario file.")] = "hex19",
+    policy: Annotated[str, typer.Option(help="Policy the xApp runs.")] = "llq",
+    transport: Annotated[str, typer.Option(help="zmq or grpc.")] = "zmq",
+    slot_ms: Annotated[float, typer.Option(help="Wall-clock slot [ms].")] = 1.0,
+    slots: Annotated[int, typer.Option(help="Slots to run.")] = 20000,
+    seed: Annotated[int, typer.Option(help="World seed.")] = 0,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Latency histogram PNG.")] = None,
+) -> None:
+    """Per-decision latency in realtime mode, hop by hop, with percentiles and the miss rate."""
+    import numpy as np
+
+    from ntnric.emulation import run_document
+
+    config = _emulation_config(scenario, policy, transport, "realtime", slot_ms, slots, seed, None, None,
+                               latency_samples=True)
+    result = _live_emulation(config)
+    document = run_document(config, result, kind="bench-latency")
+    _print_run(document)
+    _write_json(json_path, document)
+    if plot is not None:
+        from ntnric.plots import plot_latency_histogram
+
+        samples = np.load(result["latency_samples_path"])
+        plot_latency_histogram(samples, slot_ms * 1e3, document, plot)
+        console.print(f"wrote {plot}")
+
+
+# user-facing errors of modules imported on demand: (module, class name)
+_LAZY_USER_ERRORS = (
+    ("ric.server", "RicError"),
+    ("ric.transport.base", "TransportError"),
+    ("ntnric.emulation", "EmulationError"),
+)
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """`USER_ERRORS` plus those of the lazily imported modules that are loaded (only they can raise)."""
+    lazy = [getattr(sys.modules[m], name) for m, name in _LAZY_USER_ERRORS if m in sys.modules]
+    return (*USER_ERRORS, *lazy)
+
+
 def main() -> None:
     """Console-script entry point: run the app, turn user errors into one line and exit 2."""
     try:
         app()
-    except USER_ERRORS as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
-        sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
+    except Exception as exc:
+        if not isinstance(exc, _user_errors()):
+            raise
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -73,7 +73,7 @@ def run_policy(
     meets exactly the same channel and traffic realisation.
     """
     probe = make_world(scenario, load=load)
-    policy = make_policy(policy_name, probe.spec, seed=seed + 1)
+    policy = make_policy(policy_name, probe.spec, seed=policy_seed(seed))
     world = make_world(scenario, load=load, genie_csi=True) if policy.genie else probe
     reports = world.reset([seed])
     policy.reset(1)
@@ -128,3 +128,12 @@ def evaluate(
     n_slots = scenario.test_slots if slots is None else slots
     results = [run_policy(scenario, name, load_value, n_slots, seed, progress) for name in policies]
     return Evaluation(scenario, load_value, n_slots, seed, dict(overrides or {}), results)
+
+
+def policy_seed(world_seed: int) -> int:
+    """Seed of a policy's own random stream for a run with world seed ``world_seed``.
+
+    `ntnric eval` and the xApp of `ntnric run` both use it, so a lockstep emulation makes
+    exactly the decisions of the direct evaluation.
+    """
+    return world_seed + 1

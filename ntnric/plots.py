@@ -63,3 +63,25 @@ def plot_evaluation(evaluation: Evaluation, out_dir: Path) -> list[Path]:
         plt.close(fig)
         written.append(path)
     return written
+
+
+def plot_latency_histogram(latency_us: np.ndarray, deadline_us: float, document: dict[str, object], path: Path) -> Path:
+    """Histogram of per-decision latency with the p50/p99 marks and the slot deadline."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    if latency_us.size:
+        upper = max(float(np.percentile(latency_us, 99.9)) * 1.2, deadline_us * 1.05)
+        ax.hist(np.clip(latency_us, 0, upper), bins=200, range=(0, upper), color="tab:blue")
+        for q, style in ((50, "--"), (99, ":")):
+            value = float(np.percentile(latency_us, q))
+            ax.axvline(value, color="black", linestyle=style, label=f"p{q} {value:.0f} µs")
+    ax.axvline(deadline_us, color="tab:red", label=f"slot deadline {deadline_us:.0f} µs")
+    ax.set_yscale("log")
+    ax.set_xlabel("decision latency [µs] (indication sent → control received)")
+    ax.set_ylabel("decisions")
+    ax.set_title(f"{document['scenario']} · {document['policy']} · {document['transport']}")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

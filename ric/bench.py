@@ -28,6 +28,11 @@ from ric.protocol.spec import NodeSpec, WorldSpec
 from ric.transport.client import Client, connect
 
 PERCENTILES = (50.0, 90.0, 99.0, 99.9)
+# the RIC serves only the transport under test (and no HTTP/admin) so nothing else shares its loop
+ONLY: dict[str, dict[str, Any]] = {
+    "zmq": {"e2_grpc": None, "xapp_grpc": None, "admin_grpc": None, "metrics_port": None},
+    "grpc": {"e2_zmq": None, "xapp_zmq": None, "admin_grpc": None, "metrics_port": None},
+}
 
 
 def synthetic_spec(n_nodes: int, n_users: int, n_resources: int) -> WorldSpec:
@@ -106,7 +111,7 @@ def _run_xapp(address: str, n_nodes: int) -> None:
 
 def run(transport: str, n_nodes: int, n_users: int, n_resources: int, slot_ms: float, slots: int) -> dict[str, Any]:
     """Run the loopback and return latency percentiles [µs], hop shares [µs] and the miss rate."""
-    config = RicConfig.ephemeral(log_level="WARNING")
+    config = RicConfig.ephemeral(log_level="WARNING", **ONLY[transport])
     ctx = mp.get_context("spawn")
     ready: Any = ctx.Queue()
     ric = ctx.Process(target=_run_ric, args=(config, ready), daemon=True)

@@ -576,13 +576,16 @@ def encode_report(
     arrays = [getattr(report, name) for name in REPORT_ARRAYS]
     if report.extra:
         arrays += [report.extra[k] for k in sorted(report.extra)]
-    msg = out if out is not None else e2sm_pb2.SlotReport()
-    del msg.node_ids[:]
-    msg.node_ids.append(int(report.node_id))
-    msg.slot = int(report.slot)
-    msg.layout = layout.layout_bytes
-    msg.data = layout.pack(arrays)  # N = 1: same bytes as the stacked layout
-    return msg
+    data = layout.pack(arrays)  # N = 1: same bytes as the stacked layout
+    if out is None:
+        return e2sm_pb2.SlotReport(node_ids=(int(report.node_id),), slot=int(report.slot),
+                                   layout=layout.layout_bytes, data=data)
+    del out.node_ids[:]
+    out.node_ids.append(int(report.node_id))
+    out.slot = int(report.slot)
+    out.layout = layout.layout_bytes
+    out.data = data
+    return out
 
 
 def decode_report(data: bytes | e2sm_pb2.SlotReport, expected: Layout | None = None) -> NodeReport:
@@ -669,13 +672,16 @@ def encode_control(
     arrays = [control.user, control.power_w, control.mask, control.move_m]
     if control.extra:
         arrays += [control.extra[k] for k in sorted(control.extra)]
-    msg = out if out is not None else e2sm_pb2.SlotControl()
-    del msg.node_ids[:]
-    msg.node_ids.append(int(control.node_id))
-    msg.slot = int(control.slot)
-    msg.layout = layout.layout_bytes
-    msg.data = layout.pack(arrays)
-    return msg
+    data = layout.pack(arrays)
+    if out is None:
+        return e2sm_pb2.SlotControl(node_ids=(int(control.node_id),), slot=int(control.slot),
+                                    layout=layout.layout_bytes, data=data)
+    del out.node_ids[:]
+    out.node_ids.append(int(control.node_id))
+    out.slot = int(control.slot)
+    out.layout = layout.layout_bytes
+    out.data = data
+    return out
 
 
 def decode_control(data: bytes | e2sm_pb2.SlotControl, expected: Layout | None = None) -> NodeControl:

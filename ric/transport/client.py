@@ -19,7 +19,7 @@ import queue
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from typing import Any, Self, cast
+from typing import Any, Generic, Literal, Self, TypeVar, cast, overload
 
 import grpc
 import zmq
@@ -30,6 +30,7 @@ from ric.protocol.gen import e2ap_pb2
 from ric.transport.base import E2_METHOD, XAPP_METHOD, LinkKind, TransportError, TransportName, parse_address
 
 Pdu = e2ap_pb2.E2Pdu | e2ap_pb2.XappPdu
+P = TypeVar("P", e2ap_pb2.E2Pdu, e2ap_pb2.XappPdu)
 CLIENT_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
     ("grpc.max_send_message_length", 64 * 1024 * 1024),
@@ -52,11 +53,11 @@ def default_identity(kind: LinkKind, label: str = "") -> bytes:
     return f"{kind}:{label or 'peer'}:{os.getpid()}:{os.urandom(3).hex()}".encode()
 
 
-def _parse(kind: LinkKind, data: bytes) -> Pdu:
+def _parse(envelope: type[P], data: bytes) -> P:
     try:
-        return _envelope(kind).FromString(data)
+        return envelope.FromString(data)
     except DecodeError as exc:
-        raise TransportError(f"RIC sent a frame that is not an {_envelope(kind).__name__}: {exc}") from None
+        raise TransportError(f"RIC sent a frame that is not an {envelope.__name__}: {exc}") from None
 
 
 def _poll_ms(timeout_s: float) -> int:
@@ -87,12 +88,13 @@ def _zmq_dealer(context: zmq.Context[Any], address: str, identity: bytes, hwm_ms
 # ---------------------------------------------------------------------- blocking clients
 
 
-class Client(ABC):
-    """Blocking connection of one E2 agent or xApp to the RIC."""
+class Client(ABC, Generic[P]):
+    """Blocking connection of one E2 agent (``Client[E2Pdu]``) or xApp (``Client[XappPdu]``) to the RIC."""
 
     transport: TransportName
     kind: LinkKind
     address: str
+    envelope: type[P]
 
     @abstractmethod
     def send_bytes(self, data: bytes) -> None:
@@ -106,14 +108,14 @@ class Client(ABC):
     def close(self) -> None:
         """Close the connection."""
 
-    def send(self, pdu: Pdu) -> None:
+    def send(self, pdu: P) -> None:
         """Send one envelope."""
         self.send_bytes(pdu.SerializeToString())
 
-    def recv(self, timeout_s: float | None = None) -> Pdu | None:
+    def recv(self, timeout_s: float | None = None) -> P | None:
         """Next envelope (parsed), or None after ``timeout_s``."""
         data = self.recv_bytes(timeout_s)
-        return None if data is None else _parse(self.kind, data)
+        return None if data is None else _parse(self.envelope, data)
 
     def __enter__(self) -> Self:
         return self
@@ -122,7 +124,7 @@ class Client(ABC):
         self.close()
 
 
-class ZmqClient(Client):
+class ZmqClient(Client[P]):
     """DEALER socket connected to the RIC's ROUTER (one identity per client)."""
 
     transport: TransportName = "zmq"
@@ -138,6 +140,7 @@ class ZmqClient(Client):
     ) -> None:
         self.address = address
         self.kind = kind
+        self.envelope = _envelope(kind)  # type: ignore[assignment]
         self.identity = identity or default_identity(kind)
         self._sock = _zmq_dealer(context or zmq.Context.instance(), address, self.identity, hwm_msgs)
 
@@ -158,7 +161,7 @@ class ZmqClient(Client):
             self._sock.close(0)
 
 
-class GrpcClient(Client):
+class GrpcClient(Client[P]):
     """Blocking bidirectional gRPC stream (a writer queue feeds the call; a thread reads)."""
 
     transport: TransportName = "grpc"
@@ -166,6 +169,7 @@ class GrpcClient(Client):
     def __init__(self, address: str, kind: LinkKind, *, connect_timeout_s: float = 5.0) -> None:
         self.address = address
         self.kind = kind
+        self.envelope = _envelope(kind)  # type: ignore[assignment]
         self._channel = grpc.insecure_channel(address, options=CLIENT_OPTIONS)
         try:
             grpc.channel_ready_future(self._channel).result(timeout=connect_timeout_s)
@@ -220,8 +224,17 @@ class GrpcClient(Client):
             self._reader.join(timeout=2.0)
 
 
+@overload
+def connect(address: str, kind: Literal["e2"], *, identity: bytes | None = None, hwm_msgs: int = 1000,
+            connect_timeout_s: float = 5.0) -> Client[e2ap_pb2.E2Pdu]: ...
+@overload
+def connect(address: str, kind: Literal["xapp"], *, identity: bytes | None = None, hwm_msgs: int = 1000,
+            connect_timeout_s: float = 5.0) -> Client[e2ap_pb2.XappPdu]: ...
+@overload
 def connect(address: str, kind: LinkKind, *, identity: bytes | None = None, hwm_msgs: int = 1000,
-            connect_timeout_s: float = 5.0) -> Client:
+            connect_timeout_s: float = 5.0) -> Client[Any]: ...
+def connect(address: str, kind: LinkKind, *, identity: bytes | None = None, hwm_msgs: int = 1000,
+            connect_timeout_s: float = 5.0) -> Client[Any]:
     """Blocking client for ``address`` (ZeroMQ or gRPC, from the address form).
 
     Parameters
@@ -246,12 +259,13 @@ def connect(address: str, kind: LinkKind, *, identity: bytes | None = None, hwm_
 # ---------------------------------------------------------------------- asyncio clients
 
 
-class AsyncClient(ABC):
+class AsyncClient(ABC, Generic[P]):
     """asyncio connection of one E2 agent or xApp to the RIC."""
 
     transport: TransportName
     kind: LinkKind
     address: str
+    envelope: type[P]
 
     @abstractmethod
     async def send_bytes(self, data: bytes) -> None:
@@ -265,12 +279,14 @@ class AsyncClient(ABC):
     async def close(self) -> None:
         """Close the connection."""
 
-    async def send(self, pdu: Pdu) -> None:
+    async def send(self, pdu: P) -> None:
+        """Send one envelope."""
         await self.send_bytes(pdu.SerializeToString())
 
-    async def recv(self, timeout_s: float | None = None) -> Pdu | None:
+    async def recv(self, timeout_s: float | None = None) -> P | None:
+        """Next envelope (parsed), or None after ``timeout_s``."""
         data = await self.recv_bytes(timeout_s)
-        return None if data is None else _parse(self.kind, data)
+        return None if data is None else _parse(self.envelope, data)
 
     async def __aenter__(self) -> Self:
         return self
@@ -279,7 +295,7 @@ class AsyncClient(ABC):
         await self.close()
 
 
-class AsyncZmqClient(AsyncClient):
+class AsyncZmqClient(AsyncClient[P]):
     """DEALER socket on ``zmq.asyncio``."""
 
     transport: TransportName = "zmq"
@@ -287,6 +303,7 @@ class AsyncZmqClient(AsyncClient):
     def __init__(self, address: str, kind: LinkKind, *, identity: bytes | None = None, hwm_msgs: int = 1000) -> None:
         self.address = address
         self.kind = kind
+        self.envelope = _envelope(kind)  # type: ignore[assignment]
         self.identity = identity or default_identity(kind)
         sock = _zmq_dealer(zmq.asyncio.Context.instance(), address, self.identity, hwm_msgs)
         self._sock: zmq.asyncio.Socket = cast(zmq.asyncio.Socket, sock)
@@ -305,7 +322,7 @@ class AsyncZmqClient(AsyncClient):
             self._sock.close(0)
 
 
-class AsyncGrpcClient(AsyncClient):
+class AsyncGrpcClient(AsyncClient[P]):
     """Bidirectional ``grpc.aio`` stream call."""
 
     transport: TransportName = "grpc"
@@ -313,6 +330,7 @@ class AsyncGrpcClient(AsyncClient):
     def __init__(self, address: str, kind: LinkKind) -> None:
         self.address = address
         self.kind = kind
+        self.envelope = _envelope(kind)  # type: ignore[assignment]
         self._channel = grpc.aio.insecure_channel(address, options=CLIENT_OPTIONS)
         self._call: Any = None
 
@@ -350,13 +368,22 @@ class AsyncGrpcClient(AsyncClient):
         await self._channel.close()
 
 
+@overload
+async def connect_async(address: str, kind: Literal["e2"], *, identity: bytes | None = None,
+                        hwm_msgs: int = 1000, connect_timeout_s: float = 5.0) -> AsyncClient[e2ap_pb2.E2Pdu]: ...
+@overload
+async def connect_async(address: str, kind: Literal["xapp"], *, identity: bytes | None = None,
+                        hwm_msgs: int = 1000, connect_timeout_s: float = 5.0) -> AsyncClient[e2ap_pb2.XappPdu]: ...
+@overload
+async def connect_async(address: str, kind: LinkKind, *, identity: bytes | None = None,
+                        hwm_msgs: int = 1000, connect_timeout_s: float = 5.0) -> AsyncClient[Any]: ...
 async def connect_async(address: str, kind: LinkKind, *, identity: bytes | None = None, hwm_msgs: int = 1000,
-                        connect_timeout_s: float = 5.0) -> AsyncClient:
+                        connect_timeout_s: float = 5.0) -> AsyncClient[Any]:
     """asyncio client for ``address`` (same arguments as `connect`)."""
     transport, target = parse_address(address)
     if transport == "zmq":
         return AsyncZmqClient(target, kind, identity=identity, hwm_msgs=hwm_msgs)
-    client = AsyncGrpcClient(target, kind)
+    client: AsyncGrpcClient[Any] = AsyncGrpcClient(target, kind)
     await client.open(connect_timeout_s)
     return client
 

@@ -41,7 +41,9 @@ class ZmqLink(Link):
     __slots__ = ("_endpoint", "identity")
 
     def __init__(self, endpoint: ZmqRouterEndpoint, identity: bytes) -> None:
-        super().__init__(endpoint.kind, "zmq", f"zmq:{endpoint.kind}:{identity.hex()}")
+        readable = identity.isascii() and identity.decode("ascii").isprintable()
+        name = identity.decode("ascii") if readable and identity else identity.hex()
+        super().__init__(endpoint.kind, "zmq", f"zmq:{endpoint.kind}:{name}")
         self._endpoint = endpoint
         self.identity = identity
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -13,7 +14,7 @@ from ric.protocol.gen import e2ap_pb2
 from ric.protocol.sm import Controls, Reports
 from ric.protocol.spec import NodeSpec, WorldSpec
 from ric.server import RicThread
-from ric.transport.client import Client
+from ric.transport.client import Client, P
 
 RECV_TIMEOUT_S = 5.0
 HEX19 = {"n_nodes": 19, "n_users": 3, "n_resources": 3}
@@ -53,7 +54,7 @@ def make_controls(spec: WorldSpec, seed: int = 0) -> Controls:
     return controls
 
 
-def skip_keepalive(client: Client, timeout_s: float = RECV_TIMEOUT_S) -> e2ap_pb2.E2Pdu | e2ap_pb2.XappPdu:
+def skip_keepalive(client: Client[P], timeout_s: float = RECV_TIMEOUT_S) -> P:
     """Next envelope that is not a keepalive (fails the test on timeout)."""
     while True:
         pdu = client.recv(timeout_s)
@@ -62,11 +63,20 @@ def skip_keepalive(client: Client, timeout_s: float = RECV_TIMEOUT_S) -> e2ap_pb
             return pdu
 
 
+def setup_request(spec: WorldSpec, names: Sequence[str] | None = None, txn: int = 1) -> e2ap_pb2.E2Pdu:
+    """E2 Setup Request for the nodes ``names`` of ``spec`` (all by default)."""
+    layout = codec.Layout.of_reports(make_reports(spec, 0))
+    nodes = [n for n in spec.nodes if names is None or n.name in names]
+    return e2ap_pb2.E2Pdu(transaction_id=txn, slot=-1, setup_request=e2ap_pb2.E2SetupRequest(
+        nodes=[codec.node_item(spec, n, layout) for n in nodes], world_spec_json=spec.to_json(),
+        agent_name="test-agent"))
+
+
 @dataclass
 class E2Agent:
     """A test E2 agent hosting the nodes of ``spec`` on one connection."""
 
-    client: Client
+    client: Client[e2ap_pb2.E2Pdu]
     spec: WorldSpec
     txn: int = 0
 
@@ -81,12 +91,8 @@ class E2Agent:
         return pdu
 
     def setup_request(self, names: Sequence[str] | None = None) -> e2ap_pb2.E2Pdu:
-        layout = codec.Layout.of_reports(make_reports(self.spec, 0))
-        nodes = [n for n in self.spec.nodes if names is None or n.name in names]
         self.txn += 1
-        return e2ap_pb2.E2Pdu(transaction_id=self.txn, slot=-1, setup_request=e2ap_pb2.E2SetupRequest(
-            nodes=[codec.node_item(self.spec, n, layout) for n in nodes], world_spec_json=self.spec.to_json(),
-            agent_name="test-agent"))
+        return setup_request(self.spec, names, self.txn)
 
     def setup(self, names: Sequence[str] | None = None) -> e2ap_pb2.E2Pdu:
         self.send(self.setup_request(names))
@@ -124,7 +130,7 @@ class E2Agent:
 class XappPeer:
     """A test xApp."""
 
-    client: Client
+    client: Client[e2ap_pb2.XappPdu]
     txn: int = 0
 
     def send(self, pdu: e2ap_pb2.XappPdu) -> None:
@@ -184,7 +190,7 @@ def xapp_address(ric: RicThread, transport: str) -> str:
     return address
 
 
-def quiet(client: Client, timeout_s: float = 0.3) -> bool:
+def quiet(client: Client[Any], timeout_s: float = 0.3) -> bool:
     """True when nothing but keepalives arrives within ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     while (left := deadline - time.monotonic()) > 0:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from ric.protocol.gen import e2ap_pb2
 from ric.server import RicThread
+from ric.transport.base import LinkKind
 from ric.transport.client import Client, connect
 from tests.ric.ricpeers import E2Agent, XappPeer, e2_address, make_spec, skip_keepalive, xapp_address
 
@@ -138,13 +139,13 @@ def _undecodable(cls: type[Message], frame: bytes) -> bool:
 
 @pytest.mark.parametrize("link", ["e2", "xapp"])
 def test_fuzzed_frames_get_error_indications_and_the_ric_keeps_serving(ric: RicThread, transport: str,
-                                                                       link: str) -> None:
+                                                                       link: LinkKind) -> None:
     cls: type[Message] = e2ap_pb2.E2Pdu if link == "e2" else e2ap_pb2.XappPdu
     address = e2_address(ric, transport) if link == "e2" else xapp_address(ric, transport)
     registry = ric.core.metrics.registry
     sent = {"frames": 0, "undecodable": 0}
 
-    with connect(address, link) as client:  # type: ignore[arg-type]
+    with connect(address, link) as client:
 
         @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -252,7 +252,7 @@ def test_control_failure_causes(ric: RicThread, transport: str, agent: E2Agent, 
 
 def test_error_indications(agent: E2Agent, xapp: XappPeer) -> None:
     def error_of(peer: E2Agent | XappPeer) -> e2ap_pb2.ErrorIndication:
-        pdu = skip_keepalive(peer.client)
+        pdu: e2ap_pb2.E2Pdu | e2ap_pb2.XappPdu = skip_keepalive(peer.client)  # type: ignore[misc]
         assert pdu.WhichOneof("procedure") == "error_indication", pdu
         return pdu.error_indication
 

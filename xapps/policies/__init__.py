@@ -57,6 +57,15 @@ def policy_names(world_kind: str | None = None) -> list[str]:
 PolicyFactory = Callable[[WorldSpec, int], Policy]
 
 
+def policy_class(name: str) -> type[Policy]:
+    """The class registered as ``name``; `PolicyError` if there is none."""
+    _load_all()
+    cls = _REGISTRY.get(name)
+    if cls is None:
+        raise PolicyError(f"unknown policy {name!r}; known: {', '.join(policy_names())}")
+    return cls
+
+
 def make_policy(name: str, spec: WorldSpec, seed: int = 0) -> Policy:
     """Build policy ``name`` for a world described by ``spec``; `PolicyError` if it cannot."""
     _load_all()
@@ -71,4 +80,4 @@ def make_policy(name: str, spec: WorldSpec, seed: int = 0) -> Policy:
     return cls(spec, seed)
 
 
-__all__ = ["Policy", "PolicyError", "make_policy", "policy_names", "register"]
+__all__ = ["Policy", "PolicyError", "make_policy", "policy_class", "policy_names", "register"]

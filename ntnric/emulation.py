@@ -1,0 +1,159 @@
+"""`ntnric run` and `ntnric bench latency`: RIC, simulator and xApp as separate OS processes.
+
+The RIC binds free ports and writes its bound addresses to a ready file; the xApp and the
+simulator are then started against the chosen transport. The simulator streams JSON progress
+lines on its stdout (shown live) and writes its result to a JSON file when done. Every process is
+stopped on completion, on Ctrl-C and as soon as one of them dies (`ntnric.launcher`).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from ntnric.evaluate import policy_seed
+from ntnric.launcher import Component, ComponentDied, ProcessGroup
+
+Transport = Literal["zmq", "grpc"]
+Mode = Literal["lockstep", "realtime"]
+
+
+class EmulationError(RuntimeError):
+    """A component could not start or died; the message is one line."""
+
+
+@dataclass
+class EmulationConfig:
+    """One emulation run."""
+
+    scenario: str
+    policy: str
+    transport: Transport = "zmq"
+    mode: Mode = "lockstep"
+    slot_ms: float = 1.0
+    slots: int = 1000
+    seed: int = 0
+    load: float | None = None
+    overrides: tuple[str, ...] = ()
+    genie_csi: bool = False
+    latency_samples: bool = False
+
+
+def _wait_for_file(path: Path, group: ProcessGroup, component: Component, timeout_s: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if path.exists() and path.stat().st_size:
+            data: dict[str, Any] = json.loads(path.read_text())
+            return data
+        group.check()
+        time.sleep(0.02)
+    raise EmulationError(f"{component.name} did not become ready within {timeout_s:.0f} s: {component.log_tail(3)}")
+
+
+def _follow(path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
+    """New complete JSON lines of ``path`` after byte ``offset``."""
+    try:
+        with path.open("rb") as f:
+            f.seek(offset)
+            chunk = f.read()
+    except OSError:
+        return [], offset
+    end = chunk.rfind(b"\n")
+    if end < 0:
+        return [], offset
+    lines = []
+    for raw in chunk[: end + 1].splitlines():
+        if raw.startswith(b"{"):
+            try:
+                lines.append(json.loads(raw))
+            except json.JSONDecodeError:
+                continue
+    return lines, offset + end + 1
+
+
+def run_emulation(
+    config: EmulationConfig,
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
+    log_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Start RIC, xApp and simulator, run ``config.slots`` slots, stop everything; the result.
+
+    Returns the simulator's result (KPIs, ``decision_latency_us``, ``hops_us``, misses) with the
+    run's settings added.
+    """
+    work = Path(tempfile.mkdtemp(prefix="ntnric-run-"))
+    ready_file = work / "ric.json"
+    sim_json = work / "sim.json"
+    with ProcessGroup(log_dir or work) as group:
+        try:
+            ric = group.start_python("ric", ["ric", "--ready-file", str(ready_file), "--e2-zmq", "tcp://127.0.0.1:0",
+                                             "--e2-grpc", "127.0.0.1:0", "--xapp-zmq", "tcp://127.0.0.1:0",
+                                             "--xapp-grpc", "127.0.0.1:0", "--admin-grpc", "127.0.0.1:0",
+                                             "--metrics-port", "0", "--log-level", "WARNING"])
+            endpoints = _wait_for_file(ready_file, group, ric, timeout_s=30.0)
+            key = "zmq" if config.transport == "zmq" else "grpc"
+            e2_address, xapp_address = endpoints[f"e2_{key}"], endpoints[f"xapp_{key}"]
+            group.start_python("xapp", ["xapp", config.policy, "--ric", xapp_address, "--policy", config.policy,
+                                        "--seed", str(config.seed)])
+            sim_args = ["sim", config.scenario, "--ric", e2_address, "--mode", config.mode,
+                        "--slot-ms", str(config.slot_ms), "--slots", str(config.slots), "--seed", str(config.seed),
+                        "--json", str(sim_json), "--progress-jsonl"]
+            if config.load is not None:
+                sim_args += ["--load", str(config.load)]
+            for item in config.overrides:
+                sim_args += ["--set", item]
+            if config.genie_csi:
+                sim_args.append("--genie-csi")
+            if config.latency_samples:
+                sim_args += ["--latency-samples", str(work / "latency_us.npy")]
+            sim = group.start_python("sim", sim_args)
+            offset = 0
+            while sim.process.poll() is None:
+                group.check()
+                lines, offset = _follow(sim.log_path, offset)
+                for line in lines:
+                    if "progress" in line and on_progress is not None:
+                        on_progress(line["progress"])
+                time.sleep(0.1)
+            sim.expected_exit = True
+            if sim.process.returncode != 0:
+                raise EmulationError(f"the simulator failed (exit {sim.process.returncode}): {sim.log_tail(1)}")
+        except ComponentDied as exc:
+            raise EmulationError(str(exc)) from None
+    result: dict[str, Any] = json.loads(sim_json.read_text())
+    result["latency_samples_path"] = str(work / "latency_us.npy") if config.latency_samples else None
+    return result
+
+
+def run_document(config: EmulationConfig, result: dict[str, Any], kind: str = "run") -> dict[str, Any]:
+    """The stable JSON of `ntnric run` (README): settings, KPIs, latency, misses."""
+    kpis = result["kpis"]
+    return {
+        "kind": kind,
+        "scenario": result["scenario"],
+        "world": result["world"],
+        "seed": config.seed,
+        "policy_seed": policy_seed(config.seed),
+        "load": result["load"],
+        "load_unit": result["load_unit"],
+        "slots": result["slots"],
+        "slot_s": result["slot_s"],
+        "mode": config.mode,
+        "transport": config.transport,
+        "slot_ms": config.slot_ms if config.mode == "realtime" else None,
+        "policy": config.policy,
+        "genie_csi": config.genie_csi,
+        "decision_latency_us": result["decision_latency_us"],
+        "hops_us": result["hops_us"],
+        "deadline_miss_rate": result["deadline_miss_rate"],
+        "misses": {k: result[k] for k in ("expected", "applied", "missed", "late", "refused_by_node",
+                                          "fallback_last_valid", "fallback_default", "uncontrolled", "resetups")},
+        "slots_per_s": result["slots_per_s"],
+        "wall_s": result["wall_s"],
+        "policies": {config.policy: {"genie": config.genie_csi, **kpis}},
+    }
