@@ -146,7 +146,7 @@ class RicCore:
             "subscription_delete_request": self._x_unsubscribe,
             "constraint_update": self._x_constraints,
             "error_indication": self._x_error_indication,
-            "keepalive": self._x_ignore,
+            "keepalive": self._x_keepalive,
         }
 
     # ================================================================== LinkHandler
@@ -605,6 +605,13 @@ class RicCore:
 
     def _x_ignore(self, link: Link, pdu: e2ap_pb2.XappPdu, t_in: int) -> None:
         return
+
+    def _x_keepalive(self, link: Link, pdu: e2ap_pb2.XappPdu, t_in: int) -> None:
+        """An xApp's liveness probe: silence when it is registered; NOT_REGISTERED otherwise, so an
+        xApp whose RIC restarted behind a reconnecting transport learns it must register again."""
+        if link not in self.registry.xapps:
+            self._error(link, e2ap_pb2.CAUSE_NOT_REGISTERED, "unknown xApp: register first", pdu.transaction_id,
+                        "keepalive")
 
     # ------------------------------------------------------------------ subscriptions (xApp side)
 

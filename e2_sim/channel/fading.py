@@ -76,7 +76,7 @@ def complex_gaussian_table() -> np.ndarray:
 
 # Innovations are drawn for several slots at once while the batch is small (fewer Python calls,
 # the table stays in cache); about this many coefficients per refill.
-_BLOCK_COEFFICIENTS = 1 << 15
+_BLOCK_COEFFICIENTS = 1 << 16
 _MAX_BLOCK_SLOTS = 16
 
 
@@ -84,7 +84,8 @@ class _TableSampler:
     """Draws complex Gaussians for ``B`` worlds, one generator each, into preallocated buffers.
 
     Each world consumes its generator's 64-bit words in order, a fixed number per slot, so the
-    values do not depend on the batch size or on how many slots are drawn per refill.
+    values do not depend on the batch size or on how many slots are drawn per refill. Buffers are
+    slot-major, ``(slots, B, n)``, so that one slot of every world is one contiguous array.
     """
 
     def __init__(self, rngs: Sequence[np.random.Generator], n_per_world: int) -> None:
@@ -93,43 +94,42 @@ class _TableSampler:
         self.n_words = (n_per_world + 3) // 4  # four 16-bit indices per 64-bit word
         batch = max(len(self.rngs), 1)
         self.block = int(np.clip(_BLOCK_COEFFICIENTS // (batch * max(n_per_world, 1)), 1, _MAX_BLOCK_SLOTS))
-        shape = (len(self.rngs), self.block)
+        shape = (self.block, len(self.rngs))
         self._raw = np.empty((*shape, self.n_words), dtype=np.uint64)
         self._index = np.empty((*shape, n_per_world), dtype=np.intp)
         self._values = np.empty((*shape, n_per_world), dtype=np.complex64)
         self._next = self.block
 
     def _fill(self, table: np.ndarray, slots: int) -> None:
-        raw, index = self._raw[:, :slots], self._index[:, :slots]
+        raw, index = self._raw[:slots], self._index[:slots]
+        words = slots * self.n_words
         for b, rng in enumerate(self.rngs):
-            raw[b] = rng.bit_generator.random_raw(slots * self.n_words).reshape(slots, self.n_words)
+            raw[:, b] = rng.bit_generator.random_raw(words).reshape(slots, self.n_words)
         np.copyto(index, raw.view(np.uint16)[..., : self.n])
         # indices are < 65 536 by construction: 'clip' skips the bounds check
-        np.take(table, index, out=self._values[:, :slots], mode="clip")
+        np.take(table, index, out=self._values[:slots], mode="clip")
 
     def draw_one(self, table: np.ndarray, out: np.ndarray) -> None:
         """Fill ``out`` (B, n) complex64 with one slot's values (outside the block sequence)."""
         if self._next != self.block:
             raise RuntimeError("draw_one() must come before the first next()")
         self._fill(table, 1)
-        np.copyto(out, self._values[:, 0])
+        np.copyto(out, self._values[0])
 
     def next(self, table: np.ndarray) -> np.ndarray:
         """One slot's values (B, n) complex64 from ``table``: a view valid until the next call."""
         if self._next == self.block:
             self._fill(table, self.block)
             self._next = 0
-        values = self._values[:, self._next]
+        values = self._values[self._next]
         self._next += 1
         return values
 
 
-def _power_into(h: np.ndarray, square: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """|h|² of complex64 ``h`` (B, ...) into float32 ``out`` (same shape); ``square`` (B, 2·n) is scratch."""
-    flat = h.reshape(square.shape[0], -1).view(np.float32)
-    np.multiply(flat, flat, out=square)
-    np.add(square[:, 0::2], square[:, 1::2], out=out.reshape(square.shape[0], -1))
-    return out
+def _power_into(h: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """|h|² of complex64 ``h`` into float32 ``out`` (same shape)."""
+    np.abs(h, out=out)
+    return np.square(out, out=out)
 
 
 class GaussMarkovRayleigh:
@@ -147,7 +147,9 @@ class GaussMarkovRayleigh:
     Notes
     -----
     `step` and `power` return a float32 buffer that is overwritten on the next call; copy it
-    (or multiply it into an array of your own) to keep a slot's gains.
+    (or multiply it into an array of your own) to keep a slot's gains. `power_block` advances
+    several slots at once and returns a new array; it computes exactly what the same number of
+    `step` calls would.
     """
 
     def __init__(self, shape: Sequence[int], rho: float, innovation_power: float = 1.0) -> None:
@@ -164,40 +166,78 @@ class GaussMarkovRayleigh:
         self._innovation_table = (base * np.float32(np.sqrt((1.0 - rho**2) * innovation_power))).astype(np.complex64)
         self._rho32 = np.float32(rho)
         self._sampler = _TableSampler([], self.size)
-        self._h = np.zeros((0, *self.shape), dtype=np.complex64)
-        self._square = np.zeros((0, 2 * self.size), dtype=np.float32)
+        self._h = np.zeros((0, self.size), dtype=np.complex64)
         self._power = np.zeros((0, *self.shape), dtype=np.float32)
+        # two block buffers used in turn: the state is a view of the one written last
+        self._holder: np.ndarray | None = None
+        self._spare: np.ndarray | None = None
 
     @property
     def batch(self) -> int:
         return int(self._h.shape[0])
 
+    @property
+    def block_slots(self) -> int:
+        """Slots of innovations drawn per generator call; `power_block` calls of this many slots
+        are the cheapest [slots]."""
+        return self._sampler.block
+
     def reset(self, rngs: Sequence[np.random.Generator]) -> np.ndarray:
         """Draw the stationary initial state for ``len(rngs)`` worlds; returns |h|², (B, *shape)."""
         batch = len(rngs)
         self._sampler = _TableSampler(rngs, self.size)
-        self._h = np.empty((batch, *self.shape), dtype=np.complex64)
-        self._square = np.empty((batch, 2 * self.size), dtype=np.float32)
+        self._h = np.empty((batch, self.size), dtype=np.complex64)
         self._power = np.empty((batch, *self.shape), dtype=np.float32)
-        self._sampler.draw_one(self._initial_table, self._h.reshape(batch, self.size))
+        self._holder = self._spare = None
+        self._sampler.draw_one(self._initial_table, self._h)
         return self.power()
 
     def step(self) -> np.ndarray:
         """Advance one slot; returns the power gains |h|², shape (B, *shape), float32."""
         noise = self._sampler.next(self._innovation_table)
-        flat = self._h.reshape(self.batch, self.size).view(np.float32)
+        flat = self._h.view(np.float32)
         np.multiply(flat, self._rho32, out=flat)
         np.add(flat, noise.view(np.float32), out=flat)
         return self.power()
 
+    def power_block(self, slots: int) -> np.ndarray:
+        """Advance ``slots`` slots; returns |h|² of each, (slots, B, *shape) float32, a new array.
+
+        World ``b`` of the result equals what ``slots`` calls of `step` return for it.
+        """
+        if slots <= 0:
+            raise ValueError(f"slots must be > 0, got {slots}")
+        batch = self.batch
+        block = self._spare
+        if block is None or block.shape[:2] != (slots, batch):
+            block = np.empty((slots, batch, self.size), dtype=np.complex64)
+        previous = self._h.view(np.float32)
+        for i in range(slots):
+            noise = self._sampler.next(self._innovation_table)
+            current = block[i].view(np.float32)
+            np.multiply(previous, self._rho32, out=current)
+            np.add(current, noise.view(np.float32), out=current)
+            previous = current
+        # the state is a view of the block's last slot; the other block is written next time
+        self._h = block[slots - 1]
+        self._spare, self._holder = self._holder, block
+        out = np.empty((slots, batch, *self.shape), dtype=np.float32)
+        self._block_power(block, out.reshape(slots, batch, self.size))
+        return out
+
+    def _block_power(self, h: np.ndarray, out: np.ndarray) -> None:
+        """|h|² of a block (slots, B, n) complex64 into ``out`` (slots, B, n) float32."""
+        _power_into(h, out)
+
     @property
     def h(self) -> np.ndarray:
         """Complex coefficients, shape (B, *shape), complex64 (a copy)."""
-        return self._h.copy()
+        return self._h.reshape(self.batch, *self.shape).copy()
 
     def power(self) -> np.ndarray:
         """Current power gains |h|², shape (B, *shape), float32 (a buffer reused every slot)."""
-        return _power_into(self._h, self._square, self._power)
+        _power_into(self._h, self._power.reshape(self.batch, self.size))
+        return self._power
 
 
 class GaussMarkovRician(GaussMarkovRayleigh):
@@ -232,7 +272,13 @@ class GaussMarkovRician(GaussMarkovRayleigh):
         self._los = (self._los_amp * np.exp(1j * phase)).astype(np.complex64)
         return self.power()
 
+    def _block_power(self, h: np.ndarray, out: np.ndarray) -> None:
+        shape = (h.shape[0], self.batch, *self.shape)
+        total = h.reshape(shape) * self._nlos_amp
+        total += self._los
+        _power_into(total, out.reshape(shape))
+
     def power(self) -> np.ndarray:
-        np.multiply(self._h, self._nlos_amp, out=self._total)
+        np.multiply(self._h.reshape(self._total.shape), self._nlos_amp, out=self._total)
         np.add(self._total, self._los, out=self._total)
-        return _power_into(self._total, self._square, self._power)
+        return _power_into(self._total, self._power)

@@ -42,7 +42,8 @@ from ric.transport.client import Client, connect
 
 Mode = Literal["lockstep", "realtime"]
 _log = logging.getLogger("ntnric.sim")
-_RESETUP_CAUSES = {ap.CAUSE_NOT_REGISTERED, ap.CAUSE_UNKNOWN_NODE, ap.CAUSE_UNKNOWN_SUBSCRIPTION}
+# causes meaning "the RIC does not know these nodes" (it restarted): set them up again
+_RESETUP_CAUSES = {ap.CAUSE_NOT_REGISTERED, ap.CAUSE_UNKNOWN_NODE}
 
 
 @dataclass
@@ -267,6 +268,8 @@ class E2Agent:
 
     def _indicate(self, reports: Reports, slot: int) -> None:
         assert self._layout is not None
+        if not self._setup_done:
+            return
         for sub in self.subscriptions.values():
             if slot % sub.period_slots:
                 continue
@@ -429,12 +432,16 @@ class E2Agent:
             "progress": {
                 "slot": done,
                 "slots": slots,
+                "elapsed_s": elapsed,
+                "monotonic_s": time.monotonic(),
                 "slots_per_s": done / elapsed,
                 "throughput_mbps": throughput_mbps,
                 "latency_p50_us": float(np.percentile(tail, 50)) if tail.size else 0.0,
                 "latency_p99_us": float(np.percentile(tail, 99)) if tail.size else 0.0,
                 "misses": self.stats.missed,
                 "expected": self.stats.expected,
+                "applied": self.stats.applied,
+                "resetups": self.stats.resetups,
             }
         }
         stream = self.config.progress_stream or sys.stdout

@@ -57,6 +57,23 @@ class RandomLayout(_Section):
         return self
 
 
+class FairItlinqThresholds(_Section):
+    """Fair-ITLinQ thresholds tuned for the deployment (all linear, dimensionless).
+
+    Link ``j`` may switch on next to the links already on when the interference it receives
+    satisfies INR ≤ c·SNR_j^eta and the interference it causes satisfies INR ≤ c·SNR_j^eta
+    (SNR_j ≤ snr_threshold_lin) or INR ≤ c_bar·SNR_j^eta_bar (above the threshold).
+    """
+
+    eta: float = Field(gt=0, description="Exponent of the received-interference test (and of the caused one at low SNR).")
+    eta_bar: float = Field(gt=0, description="Exponent of the caused-interference test above snr_threshold_lin.")
+    c: float = Field(gt=0, description="Factor paired with eta.")
+    c_bar: float = Field(gt=0, description="Factor paired with eta_bar.")
+    snr_threshold_lin: float = Field(
+        gt=0, description="SNR above which the caused-interference test uses c_bar and eta_bar [linear]."
+    )
+
+
 class MulticellScenario(ScenarioBase):
     """Multi-cell downlink spectrum and power allocation under stochastic packet traffic."""
 
@@ -128,6 +145,11 @@ class MulticellScenario(ScenarioBase):
             "A device violates QoS in a slot when its queue after service holds more packets than this; the "
             "training stop condition of the paper [packets]."
         ),
+    )
+
+    # baselines ---------------------------------------------------------------------------------
+    fitlinq: FairItlinqThresholds = Field(
+        description="Fair-ITLinQ thresholds for this deployment, published as spec.static['fitlinq']."
     )
 
     @field_validator("n_devices")

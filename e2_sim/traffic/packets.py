@@ -13,14 +13,17 @@
 Bits are conserved exactly (integers): arrived = served + queued + dropped. Drops only happen
 when a buffer capacity is set; arrivals that find the buffer full are dropped whole.
 
-Each queue keeps the arrival slots of its packets in a ring buffer (``(B, Q, C)``, ``C`` a
-power of two that doubles when a queue outgrows it). Everything is vectorized over ``(B, Q)``
-and over the packets that arrive or complete in a slot; there is no Python loop over queues.
+Packets are numbered per queue in arrival order; a queue keeps how many packets it has accepted
+and how many bits it has sent since the reset, so packet ``m`` completes when the sent bits
+reach ``(m + 1)·L``. The arrival slot of packet ``m`` sits at column ``m mod C`` of the queue's
+row of a ring buffer ``(B·Q, C)`` (``C`` a power of two that doubles when a queue outgrows it).
+Everything is vectorized over ``(B, Q)`` and over the packets that arrive or complete in a slot;
+there is no Python loop over queues.
 
-`PoissonArrivals` draws the number of new packets per queue and slot, one
-`numpy.random.Generator` per world, in blocks of slots so that the per-world Python call is
-paid once per block; world ``b`` draws exactly what a single world with the same generator
-draws.
+`PoissonArrivals` draws the number of new packets per queue and slot by inversion of the
+Poisson distribution function, one `numpy.random.Generator` per world, in blocks of slots so
+that the per-world Python call is paid once per block; world ``b`` draws exactly what a single
+world with the same generator draws.
 """
 
 from __future__ import annotations
@@ -29,7 +32,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-_INITIAL_CAPACITY = 64
+from scipy.special import gammaln
+
+# A new queue set gets a ring of about this many entries in all, and at least this many per queue.
+_RING_ENTRIES = 1 << 17
+_MIN_CAPACITY = 64
+
+
+def _power_of_two_at_least(value: int) -> int:
+    return 1 << max(int(value) - 1, 0).bit_length()
 
 
 class PacketQueues:
@@ -45,6 +56,9 @@ class PacketQueues:
         Slot duration used to turn slots into seconds [s].
     buffer_packets : int
         Capacity of each queue; 0 means unbounded (no drops) [packets].
+    initial_capacity : int or None
+        Ring-buffer length per queue after a reset (rounded up to a power of two); None sizes
+        the ring from the number of queues [packets].
 
     Attributes
     ----------
@@ -54,7 +68,14 @@ class PacketQueues:
         Packets waiting; a partly sent head packet counts as one [packet] (updated in place).
     """
 
-    def __init__(self, n_queues: int, packet_bits: int, slot_s: float, buffer_packets: int = 0) -> None:
+    def __init__(
+        self,
+        n_queues: int,
+        packet_bits: int,
+        slot_s: float,
+        buffer_packets: int = 0,
+        initial_capacity: int | None = None,
+    ) -> None:
         if packet_bits <= 0:
             raise ValueError(f"packet_bits must be > 0, got {packet_bits}")
         if buffer_packets < 0:
@@ -63,6 +84,7 @@ class PacketQueues:
         self.packet_bits = int(packet_bits)
         self.slot_s = float(slot_s)
         self.buffer_packets = int(buffer_packets)
+        self.initial_capacity = None if initial_capacity is None else _power_of_two_at_least(max(initial_capacity, 1))
         self.reset(0)
 
     @property
@@ -72,39 +94,28 @@ class PacketQueues:
     @property
     def capacity(self) -> int:
         """Current ring-buffer length ``C`` per queue [packets]."""
-        return self._capacity
+        return int(self._ring.shape[1])
 
     def reset(self, batch: int) -> None:
         """Empty every queue of ``batch`` worlds."""
         n = batch * self.n_queues
         self.queue_bits = np.zeros((batch, self.n_queues), dtype=np.int64)
         self.queue_packets = np.zeros((batch, self.n_queues), dtype=np.int64)
-        # flat views of the state, indexed by queue q = b·Q + i. The head packet's bits left are
-        # derived: queue_bits − (queue_packets − 1)·L.
+        # flat views of the state, indexed by queue q = b·Q + i
         self._bits = self.queue_bits.reshape(-1)
         self._count = self.queue_packets.reshape(-1)
-        self._head = np.zeros(n, dtype=np.int64)  # ring position of the head packet
+        self._accepted = np.zeros(n, dtype=np.int64)  # packets accepted so far: number of the next one
+        self._sent_bits = np.zeros(n, dtype=np.int64)  # bits sent so far
+        self._sent_packets = np.zeros(n, dtype=np.int64)  # packets completed so far: number of the head
         self._ids = np.arange(n, dtype=np.int64)
         self._ranks = np.arange(max(4 * n, 64), dtype=np.int64)
+        self._starts = np.zeros(n + 1, dtype=np.int64)  # exclusive running sums over the queues
         self._no_drops = np.zeros((batch, self.n_queues), dtype=np.int64)
         self._no_drops.flags.writeable = False
-        self._set_capacity(_INITIAL_CAPACITY, np.zeros(n * _INITIAL_CAPACITY, dtype=np.int64))
-
-    def _set_capacity(self, capacity: int, ring: np.ndarray) -> None:
-        self._capacity = capacity
+        capacity = self.initial_capacity or max(_MIN_CAPACITY, _power_of_two_at_least(_RING_ENTRIES // max(n, 1) + 1) // 2)
+        self._ring = np.zeros((n, capacity), dtype=np.int64)  # arrival slot of packet m at [q, m mod C]
         self._mask = capacity - 1
-        self._ring = ring  # (B·Q·C,) arrival slot of every queued packet
-        self._ring_base = self._ids * capacity
-
-    def _grow(self, needed: int) -> None:
-        old, new = self._capacity, self._capacity
-        while new < needed:
-            new *= 2
-        order = (self._head[:, None] + np.arange(old)) & (old - 1)
-        grown = np.zeros((self._ids.size, new), dtype=np.int64)
-        grown[:, :old] = np.take_along_axis(self._ring.reshape(-1, old), order, axis=1)
-        self._head[:] = 0
-        self._set_capacity(new, grown.reshape(-1))
+        self._longest_bound = 0  # an upper bound on the longest queue [packets]
 
     def _rank(self, total: int) -> np.ndarray:
         """0, 1, …, total − 1 (a view of a cached range)."""
@@ -112,35 +123,52 @@ class PacketQueues:
             self._ranks = np.arange(2 * total, dtype=np.int64)
         return self._ranks[:total]
 
+    def _queued_numbers(self) -> tuple[np.ndarray, np.ndarray]:
+        """Queue and packet number of every queued packet, queue by queue, oldest first (P,)."""
+        owner = self._ids.repeat(self._count)
+        np.cumsum(self._count, out=self._starts[1:])
+        number = (self._sent_packets - self._starts[:-1]).take(owner)
+        number += self._rank(owner.size)
+        return owner, number
+
+    def _grow(self, needed: int) -> None:
+        capacity = _power_of_two_at_least(needed)
+        owner, number = self._queued_numbers()
+        ring = np.zeros((self._ids.size, capacity), dtype=np.int64)
+        ring[owner, number & (capacity - 1)] = self._ring[owner, number & self._mask]
+        self._ring, self._mask = ring, capacity - 1
+
     def arrive(self, packets: np.ndarray, slot: int) -> np.ndarray:
         """Append ``packets`` (B, Q) new packets to the queues at the start of ``slot``.
 
         Returns the packets dropped because the buffer was full, (B, Q) int64 (a read-only
         array of zeros when the buffer is unbounded).
         """
-        packets = np.asarray(packets, dtype=np.int64)
+        new = np.asarray(packets, dtype=np.int64).reshape(-1)
         if self.buffer_packets:
-            accepted = np.minimum(packets, self.buffer_packets - self.queue_packets)
-            dropped = packets - accepted
+            accepted = np.minimum(new, self.buffer_packets - self._count)
+            dropped = (new - accepted).reshape(self.queue_bits.shape)
+            new = accepted
         else:
-            accepted, dropped = packets, self._no_drops
-        new = accepted.reshape(-1)
-        count = self._count
+            dropped = self._no_drops
         owner = self._ids.repeat(new)
-        if owner.size:
-            # packet r of queue q (r = rank − first rank of q) goes to ring slot head + count + r
-            start = self._head + count
-            np.add(count, new, out=count)
-            if np.maximum.reduce(count) > self._capacity:
-                self._grow(int(np.maximum.reduce(count)))
-                start = count - new
-            start -= new.cumsum()
-            start += new
-            position = start[owner]
-            position += self._rank(owner.size)
-            position &= self._mask
-            position += self._ring_base[owner]
-            self._ring[position] = slot
+        total = owner.size
+        if total:
+            longest = self._longest_bound + total
+            if longest > self._mask + 1:
+                longest = int(np.maximum.reduce(self._count + new))
+                if longest > self._mask + 1:
+                    self._grow(longest)
+            self._longest_bound = longest
+            # new packet r of queue q is packet number accepted_q + r
+            starts = self._starts
+            np.cumsum(new, out=starts[1:])
+            column = (self._accepted - starts[:-1]).take(owner)
+            column += self._rank(total)
+            column &= self._mask
+            self._ring[owner, column] = slot
+            self._accepted += new
+            self._count += new
             self._bits += new * self.packet_bits
         return dropped
 
@@ -159,91 +187,143 @@ class PacketQueues:
         """
         length = self.packet_bits
         offered = np.asarray(bits, dtype=np.int64).reshape(-1)
-        queued = self._bits
-        # position of the head packet's last bit, relative to the first bit sent, minus L
-        last_bit_base = queued - self._count * length
-        delivered = np.minimum(offered, queued)
-        queued -= delivered
-        # packets left = ceil(bits left / L); the difference completed this slot
-        left = queued + (length - 1)
-        left //= length
-        done = self._count - left
-        np.copyto(self._count, left)
+        delivered = np.minimum(offered, self._bits)
+        self._bits -= delivered
+        sent_before = self._sent_bits
+        sent = sent_before + delivered
+        completed = sent // length
+        done = completed - self._sent_packets
         owner = self._ids.repeat(done)
-        if owner.size:
-            rank = self._rank(owner.size)
-            first = done - done.cumsum()  # −(rank of the first completed packet of each queue)
-            position = (self._head + first)[owner]
-            position += rank
-            position &= self._mask
-            position += self._ring_base[owner]
-            # completed packet r of queue q: its last bit is bit (L·(r + 1) + last_bit_base) of the
-            # slot, sent at that fraction of the slot's bits
-            first += 1
-            first *= length
-            first += last_bit_base
-            last_bit = rank * length
-            last_bit += first[owner]
-            delays = last_bit / offered[owner]
-            delays -= self._ring[position]
+        total = owner.size
+        if total:
+            starts = self._starts
+            np.cumsum(done, out=starts[1:])
+            number = (self._sent_packets - starts[:-1]).take(owner)
+            number += self._rank(total)
+            arrival = self._ring[owner, number & self._mask]
+            # packet m's last bit is bit (m + 1)·L − sent_before of this slot's service
+            last_bit = number * length
+            sent_before -= length
+            last_bit -= sent_before.take(owner)
+            delays = last_bit / offered.take(owner)
+            delays -= arrival
             delays += slot
             delays *= self.slot_s
-            self._head += done
-            self._head &= self._mask
-            if self.batch == 1:
-                per_world = np.array([owner.size])
-            else:
-                per_world = np.bincount(owner // self.n_queues, minlength=self.batch)
+            per_world = starts[:: self.n_queues]
+            per_world = per_world[1:] - per_world[:-1]
         else:
             delays = np.zeros(0)
             per_world = np.zeros(self.batch, dtype=np.int64)
+        self._sent_bits = sent
+        self._sent_packets = completed
+        np.subtract(self._accepted, completed, out=self._count)
         return delivered.reshape(self.queue_bits.shape), delays, per_world
 
     def queued_packet_ages_s(self, slot: int) -> list[np.ndarray]:
         """Ages at the start of ``slot`` of every packet still queued, one array per world [s]."""
-        owner = self._ids.repeat(self._count)
-        rank = np.arange(owner.size) - (self._count.cumsum() - self._count)[owner]
-        position = ((self._head[owner] + rank) & self._mask) + self._ring_base[owner]
-        ages = (slot - self._ring[position]) * self.slot_s
-        per_world = np.bincount(owner // self.n_queues, minlength=self.batch)
-        return np.split(ages.astype(np.float64), np.cumsum(per_world)[:-1])
+        owner, number = self._queued_numbers()
+        ages = (slot - self._ring[owner, number & self._mask]) * self.slot_s
+        per_world = self._starts[:: self.n_queues]
+        return np.split(ages.astype(np.float64), per_world[1:-1])
+
+
+# Bits of the uniform variate that index the guide table of the Poisson sampler.
+_GUIDE_BITS = 12
+# The table of a Poisson law of mean λ spans λ ± (this·√λ + 30): the mass left out is below 1e-40.
+_TAIL_SIGMAS = 14.0
+_MAX_RATE_PER_SLOT = 1e7
+
+
+def poisson_cdf(rate: float) -> tuple[int, np.ndarray]:
+    """Distribution function of a Poisson law of mean ``rate`` where it is not 0 or 1.
+
+    Returns
+    -------
+    first : int
+        The first count of the table.
+    cdf : ndarray, float64, (n,)
+        ``P(X <= first + i)``.
+    """
+    if rate == 0.0:
+        return 0, np.ones(1)
+    spread = _TAIL_SIGMAS * np.sqrt(rate) + 30.0
+    first = max(0, int(np.floor(rate - spread)))
+    k = np.arange(first, int(np.ceil(rate + spread)) + 1, dtype=np.float64)
+    pmf = np.exp(k * np.log(rate) - rate - gammaln(k + 1.0))
+    return first, np.cumsum(pmf)
 
 
 class PoissonArrivals:
     """Poisson packet counts per queue and slot for ``B`` worlds, one generator each.
 
+    A count is drawn by inversion: a 64-bit word ``w`` of the world's generator gives the
+    uniform ``u = ⌊w / 2¹¹⌋ / 2⁵³`` and the count is the number of ``k`` with
+    ``P(X <= k) <= u``. Its top 12 bits select a cell of a guide table that already holds the
+    answer for every ``u`` of the cell unless a step of the distribution function falls inside
+    the cell; those few are searched exactly.
+
     Parameters
     ----------
     rate_per_slot : array_like, (Q,)
-        Mean new packets per slot of each queue (0 for padded slots) [packets/slot].
+        Mean new packets per slot of each queue (0 for padded slots), at most 1e7
+        [packets/slot].
     block_slots : int
         Slots drawn per generator call; part of the stream definition (a world draws
-        ``(block_slots, Q)`` counts at a time).
+        ``(block_slots, Q)`` words at a time).
     """
 
     def __init__(self, rate_per_slot: np.ndarray, block_slots: int = 256) -> None:
         rate = np.asarray(rate_per_slot, dtype=np.float64)
-        if rate.ndim != 1 or np.any(rate < 0) or not np.all(np.isfinite(rate)):
-            raise ValueError("rate_per_slot must be a 1-D array of finite rates >= 0")
+        if rate.ndim != 1 or not np.all(np.isfinite(rate)) or np.any(rate < 0) or np.any(rate > _MAX_RATE_PER_SLOT):
+            raise ValueError(f"rate_per_slot must be a 1-D array of finite rates in [0, {_MAX_RATE_PER_SLOT:g}]")
         self.rate_per_slot = rate
         self.block_slots = int(block_slots)
+        rates, which = np.unique(rate, return_inverse=True)
+        cells = np.arange((1 << _GUIDE_BITS) + 1, dtype=np.float64) / (1 << _GUIDE_BITS)
+        self._tables = [poisson_cdf(float(r)) for r in rates]
+        guide, unsure = [], []
+        for first, cdf in self._tables:
+            low = np.searchsorted(cdf, cells[:-1], side="right")
+            high = np.searchsorted(cdf, cells[1:], side="left")
+            guide.append(first + low)
+            unsure.append(low != high)
+        self._guide = np.concatenate(guide).astype(np.int64)
+        self._unsure = np.concatenate(unsure)
+        self._cell_offset = (which.reshape(-1) << _GUIDE_BITS).astype(np.int64)
         self._rngs: list[np.random.Generator] = []
-        self._block = np.zeros((0, self.block_slots, rate.size), dtype=np.int64)
+        self._block = np.zeros((self.block_slots, 0, rate.size), dtype=np.int64)
         self._next = self.block_slots
 
     def reset(self, rngs: Sequence[np.random.Generator]) -> None:
         """Start ``len(rngs)`` worlds; world ``b`` draws from ``rngs[b]``."""
         self._rngs = list(rngs)
-        self._block = np.zeros((len(self._rngs), self.block_slots, self.rate_per_slot.size), dtype=np.int64)
+        self._block = np.zeros((self.block_slots, len(self._rngs), self.rate_per_slot.size), dtype=np.int64)
         self._next = self.block_slots
+
+    def _fill(self) -> None:
+        slots, n_queues = self.block_slots, self.rate_per_slot.size
+        words = np.empty((slots, len(self._rngs), n_queues), dtype=np.uint64)
+        for b, rng in enumerate(self._rngs):
+            words[:, b] = rng.bit_generator.random_raw(slots * n_queues).reshape(slots, n_queues)
+        cell = np.right_shift(words, np.uint64(64 - _GUIDE_BITS)).view(np.int64)
+        cell += self._cell_offset
+        counts = self._guide.take(cell)
+        unsure = np.flatnonzero(self._unsure.take(cell))
+        if unsure.size:
+            uniform = np.right_shift(words.reshape(-1)[unsure], np.uint64(11)) * 2.0**-53
+            table = cell.reshape(-1)[unsure] >> _GUIDE_BITS
+            flat = counts.reshape(-1)
+            for index in np.unique(table).tolist():
+                first, cdf = self._tables[index]
+                chosen = table == index
+                flat[unsure[chosen]] = first + np.searchsorted(cdf, uniform[chosen], side="right")
+        self._block = counts
+        self._next = 0
 
     def draw(self) -> np.ndarray:
         """New packets per queue for the next slot, (B, Q) int64 (a view into the current block)."""
         if self._next == self.block_slots:
-            shape = (self.block_slots, self.rate_per_slot.size)
-            for b, rng in enumerate(self._rngs):
-                self._block[b] = rng.poisson(self.rate_per_slot, size=shape)
-            self._next = 0
-        counts = self._block[:, self._next]
+            self._fill()
+        counts = self._block[self._next]
         self._next += 1
         return counts

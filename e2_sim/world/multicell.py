@@ -119,14 +119,30 @@ def multicell_bits(
         floor(Σ_s spectral efficiency · W · T) [bit].
     """
     total = np.add(interference_w, noise_w, dtype=np.float64)
-    sinr = np.divide(signal_w, total, dtype=np.float64)
-    np.maximum(sinr, 10.0 ** (sinr_clip_db[0] / 10.0), out=sinr)
-    np.minimum(sinr, 10.0 ** (sinr_clip_db[1] / 10.0), out=sinr)
-    efficiency = np.log1p(sinr, out=sinr)
+    efficiency = np.add(total, signal_w, dtype=np.float64)
+    _efficiency_in_place(efficiency, total, served, _ratio_clip(sinr_clip_db))
     efficiency *= served
-    efficiency *= 1.0 / math.log(2.0)
-    bits = (efficiency.sum(axis=-1) * (bandwidth_hz * slot_s)).astype(np.int64)  # truncation = floor (≥ 0)
-    return total, efficiency, bits
+    bits = efficiency.sum(axis=-1)
+    bits *= bandwidth_hz * slot_s
+    return total, efficiency, bits.astype(np.int64)  # truncation = floor (>= 0)
+
+
+def _ratio_clip(sinr_clip_db: tuple[float, float]) -> tuple[float, float]:
+    """The SINR range as a range of 1 + SINR (linear)."""
+    return 1.0 + 10.0 ** (sinr_clip_db[0] / 10.0), 1.0 + 10.0 ** (sinr_clip_db[1] / 10.0)
+
+
+def _efficiency_in_place(
+    received: np.ndarray, total: np.ndarray, served: np.ndarray, ratio_clip: tuple[float, float]
+) -> None:
+    """Turn ``received`` = signal + interference + noise into log2(1 + clip(SINR)) where served.
+
+    Unserved entries have no signal, so their ratio is exactly 1 and their efficiency 0.
+    """
+    np.divide(received, total, out=received)
+    np.maximum(received, ratio_clip[0], out=received, where=served)
+    np.minimum(received, ratio_clip[1], out=received)
+    np.log2(received, out=received)
 
 
 def neighbour_lists(pathloss_db: np.ndarray, device_node: np.ndarray, threshold_db: float) -> list[list[int]]:
@@ -223,7 +239,7 @@ class MulticellWorld(World):
         n_slots = k * u
         self.slot_active = np.zeros(n_slots, dtype=bool)
         self.slot_active[self.device_slot] = True
-        self._identity_slots = bool(n == n_slots)
+        self._identity_slots = bool(n == n_slots and np.array_equal(self.device_slot, np.arange(n)))
         row_of_slot = np.zeros(n_slots, dtype=np.intp)
         row_of_slot[self.device_slot] = np.arange(n)
         self._row_of_slot = row_of_slot
@@ -238,7 +254,7 @@ class MulticellWorld(World):
         # α per user slot, repeated over subbands: (K·U, S·T), zero for inactive slots
         path_gain = np.zeros((n_slots, s, k), dtype=np.float32)
         path_gain[self.device_slot] = db_to_lin(-self.pathloss_db).T[:, None, :]
-        self._path_gain = path_gain.reshape(n_slots, s * k)
+        self._path_gain = path_gain.reshape(-1)
         self.neighbours = neighbour_lists(self.pathloss_db, layout.device_site, sc.neighbour_threshold_db)
 
         # per-slot index helpers
@@ -246,13 +262,17 @@ class MulticellWorld(World):
         self._own_slot_index = (
             np.arange(n_slots)[:, None] * (s * k) + np.arange(s)[None, :] * k + slot_node[:, None]
         ).reshape(-1)  # flat index of g[d, s, node(d)] in a (K·U, S, T) array
+        not_own = np.ones(n_slots * s * k, dtype=np.float32)
+        not_own[self._own_slot_index] = 0.0
+        self._not_own = not_own  # (K·U·S·T,): 0 where the transmitter is the device's own AP
+        # user slot u of node k as a control value: u where active, NaN (never equal) where not
+        self._slot_user = np.where(self.slot_active, np.arange(n_slots) % u, np.nan).reshape(k, u, 1)
+        self._slot_active_4d = self.slot_active.reshape(k, u, 1)
         self._efficiency_per_bit = 1.0 / (sc.slot_s * s * sc.subband_bandwidth_hz)
-        self._slot_active_column = self.slot_active[:, None]
+        self._bits_per_efficiency = sc.subband_bandwidth_hz * sc.slot_s
+        self._ratio_clip = _ratio_clip(self.sinr_clip_db)
         self._packet_bits_f = float(sc.packet_bits)
         self._qos_max_queue_packets = sc.qos_max_queue_packets
-        self._slot_rank1 = (np.arange(n_slots) % u + 1)[:, None]  # (K·U, 1): local slot + 1
-        self._node_users = counts.astype(np.uint64)[:, None]  # (K, 1)
-        self._node_first_slot = (np.arange(k) * u)[:, None]  # (K, 1)
 
         self.rho = gauss_markov_rho(sc.doppler_hz, sc.slot_s)
         self.fading = GaussMarkovRayleigh((n, s, k), self.rho, sc.fading_innovation_power)
@@ -290,46 +310,60 @@ class MulticellWorld(World):
                 "qos_max_queue_packets": sc.qos_max_queue_packets,
                 "fading_rho": self.rho,
                 "layout": sc.layout,
+                "fitlinq": sc.fitlinq.model_dump(),
             },
         )
-        self._gain_now = np.zeros((0, n_slots, s, k), dtype=np.float32)
-        self._batch_first_slot = np.zeros((0, k, 1), dtype=np.int64)
-        self._own_index = np.zeros(0, dtype=np.int64)
+        # channel of the current slot (views into the block of slots computed at once)
+        empty = np.zeros((0, 0, k, u, s, k), dtype=np.float32)  # (R, B, K, U, S, T)
+        self._gain_block, self._own_block = empty, empty[..., 0]
+        self._others_block = empty.reshape(0, 0, k * u, s, k).transpose(0, 1, 3, 2, 4)  # (R, B, S, K·U, T)
+        self._gain_x: np.ndarray | None = None
+        self._block_next = 0
+        self._gain_now = empty.reshape(0, k, u, s, k)  # (B, K, U, S, T)
+        self._own_now = self._gain_now[..., 0]  # (B, K, U, S)
+        self._others_now = self._gain_now.reshape(0, k * u, s, k).transpose(0, 2, 1, 3)  # (B, S, K·U, T)
 
     # ------------------------------------------------------------------------------------------
     def _gain(self, fading_power: np.ndarray) -> np.ndarray:
-        """Path gain × fading, (B, K·U, S, T) float32, a new array, from |β|² (B, N, S, T)."""
-        b, n_slots, s, k = self.batch, self.n_nodes * self.n_users, self.n_subbands, self.n_nodes
-        power = fading_power.reshape(b, self.n_devices, s * k)
+        """Path gain × fading, (..., K·U·S·T) float32, a new array, from |β|² (..., N, S, T)."""
+        lead = fading_power.shape[:-3]
         if self._identity_slots:
-            gain = np.multiply(power, self._path_gain)
+            gain = fading_power.reshape(*lead, -1) * self._path_gain
         else:
-            gain = power.take(self._row_of_slot, axis=1)
+            power = fading_power.reshape(*lead, self.n_devices, -1)
+            gain = power.take(self._row_of_slot, axis=-2).reshape(*lead, -1)
             gain *= self._path_gain
-        return gain.reshape(b, n_slots, s, k)
+        return gain
+
+    def _fill_block(self) -> None:
+        """Channels of the next ``fading.block_slots`` slots: gains, own-AP gains, others' gains."""
+        b, k, u, s = self.batch, self.n_nodes, self.n_users, self.n_subbands
+        slots = self.fading.block_slots
+        gain = self._gain(self.fading.power_block(slots))  # (R, B, K·U·S·T)
+        self._gain_block = gain.reshape(slots, b, k, u, s, k)
+        self._own_block = gain.reshape(slots * b, -1).take(self._own_slot_index, axis=1).reshape(slots, b, k, u, s)
+        # the same gains with each device's own AP left out, for the other-cell interference
+        if self._gain_x is None or self._gain_x.shape != gain.shape:
+            self._gain_x = np.empty_like(gain)
+        np.multiply(gain, self._not_own, out=self._gain_x)
+        self._others_block = self._gain_x.reshape(slots, b, k * u, s, k).transpose(0, 1, 3, 2, 4)
+        self._block_next = 0
+
+    def _advance_channel(self) -> None:
+        """Move the current channel to the next slot."""
+        if self._block_next == self._gain_block.shape[0]:
+            self._fill_block()
+        j = self._block_next
+        self._gain_now = self._gain_block[j]
+        self._own_now = self._own_block[j]
+        self._others_now = self._others_block[j]
+        self._block_next = j + 1
 
     def _shared(self, array: np.ndarray) -> np.ndarray:
         """``array`` broadcast over the batch, copied once and frozen (reports share it)."""
         out = np.ascontiguousarray(np.broadcast_to(array, (self.batch, *array.shape)))
         out.flags.writeable = False
         return out
-
-    def _reports(
-        self, gain: np.ndarray, interference_w: np.ndarray, efficiency: np.ndarray, tx_w: np.ndarray
-    ) -> Reports:
-        b, k, u, s = self.batch, self.n_nodes, self.n_users, self.n_subbands
-        return Reports(
-            slot=self.slot,
-            gain=gain.reshape(b, k, u, s, k),
-            queue_bits=self.queues.queue_bits.astype(np.float32).reshape(b, k, u),
-            queue_packets=self.queues.queue_packets.astype(np.float32).reshape(b, k, u),
-            interference_w=interference_w.astype(np.float32).reshape(b, k, u, s),
-            spectral_efficiency_bps_hz=efficiency.astype(np.float32).reshape(b, k, u, s),
-            active=self._active,
-            user_pos_m=self._user_pos,
-            node_pos_m=self._node_pos,
-            extra={"tx_power_w": tx_w},
-        )
 
     # ------------------------------------------------------------------------------------------
     def reset(self, seeds: Sequence[int]) -> Reports:
@@ -339,28 +373,41 @@ class MulticellWorld(World):
         self.batch = b = len(seeds)
         self.slot = 0
         k, u, s = self.n_nodes, self.n_users, self.n_subbands
+        shape = (b, k, u)
         self._active = self._shared(self.slot_active.reshape(k, u))
         self._user_pos = self._shared(self.user_pos_m.reshape(k, u, 3).astype(np.float32))
         self._node_pos = self._shared(self.node_pos_m.astype(np.float32))
-        n_slots = k * u
-        self._batch_first_slot = (np.arange(b)[:, None, None] * n_slots + self._node_first_slot[None]).astype(np.int64)
-        self._own_index = (np.arange(b)[:, None] * (n_slots * s * k) + self._own_slot_index[None, :]).reshape(-1)
 
-        gain_before = self._gain(self.fading.reset(streams[_FADING]))  # channel of slot −1
-        self._gain_now = self._gain(self.fading.step())  # channel of slot 0
+        gain_before = self._gain(self.fading.reset(streams[_FADING])).reshape(b, k, u, s, k)  # slot −1
+        self._gain_block = self._gain_block[:0]
+        self._gain_x = None
+        self._block_next = 0
+        self._advance_channel()  # slot 0
         self.arrivals.reset(streams[_TRAFFIC])
         self.queues.reset(b)
-        self._arrived = self.arrivals.draw()
-        dropped = self.queues.arrive(self._arrived, 0)
+        self._queue_bits = self.queues.queue_bits.reshape(shape)  # views of the queues' state
+        self._queue_packets = self.queues.queue_packets.reshape(shape)
+        self._has_packets_shape = (b, k, u, 1)
+        arrived = self.arrivals.draw()
+        dropped = self.queues.arrive(arrived, 0)
+        self._arrived_bits = (arrived * self._packet_bits_f).reshape(shape)
         self._dropped_bits = self._shared(np.zeros((k, u)))
         if self.queues.buffer_packets:
-            self._dropped_bits = (dropped * self._packet_bits_f).reshape(b, k, u)
+            self._dropped_bits = (dropped * self._packet_bits_f).reshape(shape)
 
-        noise = np.where(self.slot_active, self.noise_w, 0.0)[None, :, None]
-        interference = np.broadcast_to(noise, (b, k * u, s))
-        zeros = np.zeros((b, k * u, s))
-        tx = np.zeros((b, k, s), dtype=np.float32)
-        return self._reports(self._gain_now if self.genie_csi else gain_before, interference, zeros, tx)
+        noise = np.where(self.slot_active, self.noise_w, 0.0).astype(np.float32).reshape(k, u, 1)
+        return Reports(
+            slot=0,
+            gain=self._gain_now if self.genie_csi else gain_before,
+            queue_bits=self._queue_bits.astype(np.float32),
+            queue_packets=self._queue_packets.astype(np.float32),
+            interference_w=np.repeat(noise[None], b, axis=0).repeat(s, axis=3),
+            spectral_efficiency_bps_hz=np.zeros((b, k, u, s), dtype=np.float32),
+            active=self._active,
+            user_pos_m=self._user_pos,
+            node_pos_m=self._node_pos,
+            extra={"tx_power_w": np.zeros((b, k, s), dtype=np.float32)},
+        )
 
     def step(self, controls: Controls) -> tuple[Reports, SlotKpis]:
         if self.batch == 0:
@@ -368,76 +415,77 @@ class MulticellWorld(World):
         check_controls(controls, self.batch, self.spec)
         b, k, u, s = self.batch, self.n_nodes, self.n_users, self.n_subbands
         t = self.slot
-        gain = self._gain_now  # (B, K·U, S, T)
         queues = self.queues
+        gain = self._gain_now
 
-        # who transmits, (B, K, S): an own active device (negative users wrap to huge unsigned
-        # values) with packets queued, mask, power > 0 (NaN compares False)
+        # served[b, k, u, s]: AP k sends to its user slot u on s, (B, K, U, S). An active slot
+        # chosen by `user`, mask, power > 0 (NaN compares False), packets queued.
         power = controls.power_w
-        chosen = controls.user.astype(np.intp)
-        on = chosen.view(np.uint64) < self._node_users
-        on &= controls.mask
-        on &= power > 0
-        chosen *= on
-        on &= queues.queue_packets.reshape(-1)[self._batch_first_slot + chosen] > 0
-        tx = np.fmin(power, self.max_power_w)
-        if tx.dtype != np.float32:
-            tx = tx.astype(np.float32)
-        tx *= on
+        if power.dtype != np.float32:
+            power = power.astype(np.float32)
+        ok = power > 0.0
+        ok &= controls.mask
+        served = controls.user[:, :, None, :] == self._slot_user
+        served &= ok[:, :, None, :]
+        served &= np.greater(self._queue_packets, 0).reshape(self._has_packets_shape)
+        tx = np.where(np.logical_or.reduce(served, axis=2), power, np.float32(0.0))  # (B, K, S)
+        np.minimum(tx, self.max_power_w, out=tx)
 
-        # power received from the other APs (B, S, K·U): a float32 matmul with each device's own
-        # AP left out (its gain zeroed for the product, then restored), so no large own signal
-        # is ever subtracted; own AP's power at the device (B, K·U, S) in exact float64 products
-        flat_gain = gain.reshape(-1)
-        own_gain = flat_gain.take(self._own_index)
-        flat_gain[self._own_index] = 0.0
-        others = np.matmul(gain.transpose(0, 2, 1, 3), tx.transpose(0, 2, 1)[..., None])
-        flat_gain[self._own_index] = own_gain
-        own = np.multiply(own_gain.reshape(b, k * u, s), tx.repeat(u, axis=1), dtype=np.float64)
-        chosen += 1
-        chosen *= on
-        served = chosen.repeat(u, axis=1) == self._slot_rank1
+        # received power (B, K, U, S) [W]: from the own AP in exact float64 products, from the
+        # other APs by a float32 matmul over gains with the own AP left out, so that no large own
+        # signal is ever subtracted
+        own = np.multiply(self._own_now, tx[:, :, None, :], dtype=np.float64)
         signal = own * served
         own -= signal  # the own AP's transmission to another of its devices is interference
-        own += others.reshape(b, s, k * u).transpose(0, 2, 1)
-        interference, efficiency, bits = multicell_bits(
-            signal, own, self.noise_w, served, self.sinr_clip_db, self.bandwidth_hz, self.slot_s
-        )
+        others = np.matmul(self._others_now, tx.transpose(0, 2, 1)[..., None])  # (B, S, K·U, 1)
+        own += others.reshape(b, s, k, u).transpose(0, 2, 3, 1)
+        own += self.noise_w
+        efficiency = own + signal
+        _efficiency_in_place(efficiency, own, served, self._ratio_clip)
         if not self._identity_slots:
-            interference *= self._slot_active_column
+            own *= self._slot_active_4d
+        bits = np.add.reduce(efficiency, axis=3)
+        bits *= self._bits_per_efficiency
 
-        delivered, delays, per_world = queues.serve(bits, t)
+        delivered, delays, per_world = queues.serve(bits.astype(np.int64), t)  # truncation = floor
         shape = (b, k, u)
         if b == 1:
             delays_per_world = [delays]
         else:
             ends = per_world.cumsum().tolist()
             delays_per_world = [delays[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True)]
-        delivered_bits = delivered.astype(np.float64).reshape(shape)
-        arrived_bits = (self._arrived * self._packet_bits_f).reshape(shape)
-        qos_violated = (queues.queue_packets > self._qos_max_queue_packets).reshape(shape)
-        system_efficiency = delivered.sum(axis=1) * self._efficiency_per_bit
         kpis = SlotKpis(
-            delivered_bits=delivered_bits,
-            arrived_bits=arrived_bits,
+            delivered_bits=delivered.astype(np.float64).reshape(shape),
+            arrived_bits=self._arrived_bits,
             dropped_bits=self._dropped_bits,
             active=self._active,
             qos_checked=self._active,
-            qos_violated=qos_violated,
-            spectral_efficiency_bps_hz=system_efficiency,
+            qos_violated=np.greater(self._queue_packets, self._qos_max_queue_packets),
+            spectral_efficiency_bps_hz=np.add.reduce(delivered, axis=1) * self._efficiency_per_bit,
             packet_delays_s=delays_per_world,
             extra={"tx_power_w": tx},
         )
 
         # next slot: channel, arrivals
-        gain_next = self._gain(self.fading.step())
-        self._arrived = self.arrivals.draw()
-        dropped = queues.arrive(self._arrived, t + 1)
+        self._advance_channel()
+        arrived = self.arrivals.draw()
+        dropped = queues.arrive(arrived, t + 1)
+        self._arrived_bits = (arrived * self._packet_bits_f).reshape(shape)
         if queues.buffer_packets:
             self._dropped_bits = (dropped * self._packet_bits_f).reshape(shape)
         self.slot = t + 1
-        reports = self._reports(gain_next if self.genie_csi else gain, interference, efficiency, tx)
-        self._gain_now = gain_next
+        reports = Reports(
+            slot=t + 1,
+            gain=self._gain_now if self.genie_csi else gain,
+            queue_bits=self._queue_bits.astype(np.float32),
+            queue_packets=self._queue_packets.astype(np.float32),
+            interference_w=own.astype(np.float32),
+            spectral_efficiency_bps_hz=efficiency.astype(np.float32),
+            active=self._active,
+            user_pos_m=self._user_pos,
+            node_pos_m=self._node_pos,
+            extra={"tx_power_w": tx},
+        )
         return reports, kpis
 
     def queued_packet_ages_s(self) -> list[np.ndarray]:

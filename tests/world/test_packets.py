@@ -69,9 +69,10 @@ def _reference_serve(fifo: list[list[int]], bits: int, slot: int) -> list[float]
 
 def test_matches_a_packet_by_packet_fifo_through_ring_growth() -> None:
     n_queues, batch = 3, 2
-    q = PacketQueues(n_queues, L, SLOT_S)
+    q = PacketQueues(n_queues, L, SLOT_S, initial_capacity=16)
     q.reset(batch)
     start = q.capacity
+    assert start == 16
     reference: list[list[list[int]]] = [[] for _ in range(batch * n_queues)]
     rng = np.random.default_rng(0)
     for slot in range(400):

@@ -29,6 +29,7 @@ from xapps.sdk.app import Stamps, XApp
 _log = logging.getLogger("ntnric.xapp")
 _REREGISTER_CAUSES = {ap.CAUSE_NOT_REGISTERED}
 REQUESTOR_ID = 1
+IDLE_PROBE_S = 0.5  # with no message for this long, send the RIC a keepalive [s]
 
 
 @dataclass
@@ -125,7 +126,9 @@ class XappRunner:
                 if item.node in index:
                     self.subscribed.add(index[item.node])
         elif which == "subscription_failure":
-            _log.warning("subscription_failed detail=%s", pdu.subscription_failure.cause.detail)
+            failure = pdu.subscription_failure
+            if failure.cause.code != ap.CAUSE_DUPLICATE:  # a duplicate means we are subscribed already
+                _log.warning("subscription_failed detail=%s", failure.cause.detail)
         elif which == "control_failure":
             for refusal in pdu.control_failure.refused:
                 cause = ap.CauseCode.Name(refusal.cause.code).removeprefix("CAUSE_").lower()
@@ -134,7 +137,8 @@ class XappRunner:
         elif which == "error_indication":
             err = pdu.error_indication
             _log.warning("error_indication cause=%s detail=%s", err.cause.code, err.cause.detail)
-            if err.cause.code in _REREGISTER_CAUSES:
+            if err.cause.code in _REREGISTER_CAUSES and self._registered:
+                # the RIC no longer knows us (it restarted behind a reconnecting transport)
                 self._registered = False
                 self.subscribed.clear()
                 self._register()
@@ -217,12 +221,17 @@ class XappRunner:
             while end is None or time.monotonic() < end:
                 assert self.link is not None
                 try:
-                    data = self.link.recv_bytes(0.5)
+                    data = self.link.recv_bytes(IDLE_PROBE_S)
                 except TransportError as exc:
                     _log.warning("link_lost error=%s", exc)
                     self._connect()
                     continue
                 if data is None:
+                    if not self._registered:
+                        self._register()  # unanswered (the RIC was not up yet): ask again
+                    else:
+                        # idle: probe the RIC; one that restarted answers NOT_REGISTERED and we register again
+                        self._send(ap.XappPdu(slot=-1, keepalive=ap.Keepalive()))
                     continue
                 self._on_bytes(data)
         finally:
