@@ -398,6 +398,28 @@ def bench_latency(
         console.print(f"wrote {plot}")
 
 
+@app.command()
+def reproduce(
+    paper: Annotated[str, typer.Argument(help="multicell, conflict, cstn, sag or srb.")],
+    out: Annotated[Path, typer.Option(help="Output directory.")] = Path("out/reproduce"),
+    slots: Annotated[int | None, typer.Option(help="Slots per run (default: each scenario's test length).")] = None,
+    seed: Annotated[int, typer.Option(help="World seed, the same for every policy.")] = 0,
+) -> None:
+    """Run a paper's evaluation grid over every policy available for it: tables and figures."""
+    from ntnric.reproduce import PAPERS, run_paper, total_runs, write_outputs
+
+    if paper not in PAPERS:
+        raise UsageError(f"unknown paper {paper!r}; one of {', '.join(PAPERS)}")
+    if slots is not None and slots <= 0:
+        raise UsageError(f"--slots must be > 0, got {slots}")
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  TextColumn("{task.fields[last]}"), console=err_console, transient=True) as progress:
+        task = progress.add_task(paper, total=total_runs(paper), last="")
+        spec, cases = run_paper(paper, slots, seed, progress=lambda what: progress.update(task, advance=1, last=what))
+    for path in write_outputs(paper, spec, cases, seed, out):
+        console.print(f"wrote {path}")
+
+
 # user-facing errors of modules imported on demand: (module, class name)
 _LAZY_USER_ERRORS = (
     ("ric.server", "RicError"),

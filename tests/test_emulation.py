@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ntnric.emulation import EmulationConfig, run_document, run_emulation
+from ntnric.emulation import EmulationConfig, Transport, run_document, run_emulation
 from ntnric.evaluate import evaluate
 from ntnric.launcher import ProcessGroup
 
@@ -34,7 +34,7 @@ def _ntnric_processes() -> set[int]:
 
 
 @pytest.mark.parametrize("transport", ["zmq", "grpc"])
-def test_lockstep_run_reproduces_direct_evaluation_and_leaves_no_process(transport: str) -> None:
+def test_lockstep_run_reproduces_direct_evaluation_and_leaves_no_process(transport: Transport) -> None:
     before = _ntnric_processes()
     config = EmulationConfig(scenario="hex19", policy="llq", transport=transport, mode="lockstep", slots=200, seed=5)
     document = run_document(config, run_emulation(config))
