@@ -56,6 +56,11 @@ class RicConfig(BaseModel):
         default=None,
         description="xApp names allowed to set constraints; None: every xApp that registers with may_constrain.",
     )
+    busy_poll: bool = Field(
+        default=False,
+        description="Poll the ZeroMQ sockets without sleeping in epoll: lower latency where idle wake-ups are slow "
+        "(virtual machines), at the price of one busy core.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
     log_format: Literal["text", "json"] = Field(default="text", description="Log line format.")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -68,6 +69,7 @@ class Ric:
         self._http: HttpEndpoint | None = None
         self._context: zmq.Context | None = None
         self._tick_task: asyncio.Task[None] | None = None
+        self._poll_task: asyncio.Task[None] | None = None
 
     async def start(self) -> Endpoints:
         """Bind every endpoint and start serving; raises `RicError` (one line) when one cannot bind."""
@@ -112,6 +114,8 @@ class Ric:
         for endpoint in self._zmq:
             endpoint.start(loop)
         self._tick_task = loop.create_task(self._tick_forever(), name="ric-tick")
+        if cfg.busy_poll and self._zmq:
+            self._poll_task = loop.create_task(self._busy_poll_forever(), name="ric-busy-poll")
         self.endpoints = Endpoints(**bound)
         return self.endpoints
 
@@ -119,6 +123,19 @@ class Ric:
         health = self.core.health()
         health["endpoints"] = self.endpoints.as_dict()
         return health
+
+    async def _busy_poll_forever(self) -> None:
+        """Drain the ZeroMQ endpoints in a loop that never sleeps (``RicConfig.busy_poll``).
+
+        Each round yields the core to other processes (``sched_yield``) and to the event loop's
+        other tasks (gRPC, probes), whose poll then runs with a zero timeout.
+        """
+        endpoints = list(self._zmq)
+        while True:
+            for endpoint in endpoints:
+                endpoint.drain()
+            os.sched_yield()
+            await asyncio.sleep(0)
 
     async def _tick_forever(self) -> None:
         while True:
@@ -135,6 +152,9 @@ class Ric:
         if self._tick_task is not None:
             self._tick_task.cancel()
             self._tick_task = None
+        if self._poll_task is not None:
+            self._poll_task.cancel()
+            self._poll_task = None
         grace = self.config.grpc_grace_s if grace_s is None else grace_s
         await asyncio.gather(*(server.stop(grace) for server in self._grpc), return_exceptions=True)
         self._grpc.clear()

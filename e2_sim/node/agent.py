@@ -1,4 +1,4 @@
-"""The E2 agent: one process hosting the nodes of a world on one RIC connection.
+"""The E2 agent: one process hosting nodes of a world (all, or one) on one RIC connection.
 
 Each node keeps its own E2 identity (its name), Setup entry, subscriptions and slot clock at the
 RIC; per slot the agent sends one RIC Indication per due subscription instance with the reports
@@ -19,6 +19,16 @@ Timing modes
 
 The agent survives its peers: a RIC that restarts is set up again (the xApps re-subscribe), a
 subscription deleted because its xApp left leaves the nodes on fallback.
+
+World ports
+-----------
+The agent reaches the world through a `WorldPort`: `LocalWorld` wraps a `World` in this process
+and hosts every node (``ntnric sim``); `e2_sim.node.world_server.RemoteWorld` hosts one node of a
+world served by another process (``ntnric sim --process-per-node``), which then keeps the slot
+clock and the KPIs. Rows of nodes the port does not host are zero in its reports, and the local
+default scheduler runs on them: a scheduler that decides each node from its own row
+(round-robin, full-power) gives the same control as with the whole world; one that reads its
+neighbours' rows sees them empty, as a node alone would.
 """
 
 from __future__ import annotations
@@ -28,14 +38,14 @@ import logging
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
 from e2_sim.kpi import KpiAccumulator
 from e2_sim.node.timing import LatencyRecorder
-from e2_sim.world.base import World
-from ric.protocol import Controls, Reports, codec
+from e2_sim.world.base import SlotKpis, World
+from ric.protocol import Controls, Reports, WorldSpec, codec
 from ric.protocol.gen import e2ap_pb2 as ap
 from ric.transport.base import TransportError
 from ric.transport.client import Client, connect
@@ -75,6 +85,77 @@ class AgentStats:
         return {**self.__dict__, "deadline_miss_rate": rate}
 
 
+class WorldPort(Protocol):
+    """The agent's view of the world whose nodes it hosts (batch 1).
+
+    Attributes
+    ----------
+    spec : WorldSpec
+        The whole world (every node, also those hosted elsewhere).
+    hosted : ndarray, intp, (N,)
+        World indices of the nodes this agent sets up, reports and controls.
+    deadline_ns : int or None
+        In realtime mode, the end of the current slot (``time.monotonic_ns``) when the port keeps
+        the slot clock; None when the agent keeps it.
+    """
+
+    spec: WorldSpec
+    hosted: np.ndarray
+    deadline_ns: int | None
+
+    def reset(self, seed: int) -> Reports:
+        """Start the world seeded ``seed``; the reports of slot 0, arrays ``(1, K, ...)``."""
+        ...
+
+    def start(self) -> Reports:
+        """The nodes are set up and subscribed: start the slot clock; the reports of slot 0."""
+        ...
+
+    def step(self, controls: Controls) -> tuple[Reports, SlotKpis | None]:
+        """Apply ``controls`` (``(1, K, S)``; only hosted rows count) and advance one slot.
+
+        Returns the next slot's reports and the slot's KPIs, or None when the KPIs are kept
+        elsewhere.
+        """
+        ...
+
+    def queued_packet_ages_s(self) -> list[np.ndarray] | None:
+        """Ages of the packets queued at the end [s], or None when the KPIs are kept elsewhere."""
+        ...
+
+
+class LocalWorld:
+    """`WorldPort` of a world in this process: every node hosted, reports straight from the world.
+
+    Parameters
+    ----------
+    world : World
+        The world (batch 1 after `reset`).
+    """
+
+    deadline_ns: int | None = None
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.spec = world.spec
+        self.hosted = np.arange(world.spec.n_nodes, dtype=np.intp)
+        self._first: Reports | None = None
+
+    def reset(self, seed: int) -> Reports:
+        self._first = self.world.reset([seed])
+        return self._first
+
+    def start(self) -> Reports:
+        assert self._first is not None, "reset first"
+        return self._first
+
+    def step(self, controls: Controls) -> tuple[Reports, SlotKpis | None]:
+        return self.world.step(controls)
+
+    def queued_packet_ages_s(self) -> list[np.ndarray] | None:
+        return self.world.queued_packet_ages_s()
+
+
 @dataclass
 class AgentConfig:
     """How the agent runs (see the module docstring)."""
@@ -87,28 +168,31 @@ class AgentConfig:
     name: str = "sim"
     progress_interval_s: float = 0.5
     progress_stream: Any = field(default=None)
+    busy_poll: bool = False  # ZeroMQ: wait for controls without sleeping (see ric.transport.client)
 
 
 class E2Agent:
-    """Runs a world (batch 1) as E2 nodes connected to a RIC.
+    """Runs the hosted nodes of a world (batch 1) as E2 nodes connected to a RIC.
 
     Parameters
     ----------
-    world : World
-        The world; reset by `run`.
+    world : World or WorldPort
+        The world (a `World` is hosted whole through `LocalWorld`); reset by `run`.
     fallback : callable
-        The local default scheduler: ``Reports -> Controls`` for every node.
+        The local default scheduler: ``Reports -> Controls``, arrays ``(1, K, ...)``.
     config : AgentConfig
         Address, timing mode and limits.
     """
 
-    def __init__(self, world: World, fallback: Any, config: AgentConfig) -> None:
-        self.world = world
-        self.spec = world.spec
+    def __init__(self, world: World | WorldPort, fallback: Any, config: AgentConfig) -> None:
+        self.port: WorldPort = LocalWorld(world) if isinstance(world, World) else world
+        self.spec = self.port.spec
         self.fallback = fallback
         self.config = config
-        self.names = [n.name for n in self.spec.nodes]
-        self.row_of = {name: i for i, name in enumerate(self.names)}
+        self._hosted = np.zeros(self.spec.n_nodes, dtype=bool)
+        self._hosted[self.port.hosted] = True
+        self.names = [self.spec.nodes[i].name for i in self.port.hosted]
+        self.row_of = {name: int(i) for name, i in zip(self.names, self.port.hosted, strict=True)}
         self.subscriptions: dict[int, Subscription] = {}
         self.stats = AgentStats()
         self.latency = LatencyRecorder()
@@ -149,7 +233,7 @@ class E2Agent:
         deadline = time.monotonic() + 30.0
         while self.link is None:
             try:
-                self.link = connect(self.config.ric, "e2")
+                self.link = connect(self.config.ric, "e2", busy_poll=self.config.busy_poll)
             except TransportError as exc:
                 if time.monotonic() > deadline:
                     raise
@@ -160,7 +244,7 @@ class E2Agent:
     def _send_setup(self) -> None:
         assert self._layout is not None
         self._send(ap.E2Pdu(transaction_id=self._next_txn(), slot=-1, setup_request=ap.E2SetupRequest(
-            nodes=[codec.node_item(self.spec, n, self._layout) for n in self.spec.nodes],
+            nodes=[codec.node_item(self.spec, self.spec.nodes[i], self._layout) for i in self.port.hosted],
             world_spec_json=self.spec.to_json(), agent_name=self.config.name)))
 
     def _recv(self, timeout_s: float) -> ap.E2Pdu | None:
@@ -251,7 +335,7 @@ class E2Agent:
                 procedure="control_request")))
             return
         rows = np.asarray(node_ids, dtype=np.intp)
-        if rows.size and (rows.min() < 0 or rows.max() >= self.spec.n_nodes):
+        if rows.size and (rows.min() < 0 or rows.max() >= self.spec.n_nodes or not self._hosted[rows].all()):
             return
         target = self._controls
         target.user[0, rows] = controls.user[0]
@@ -312,8 +396,8 @@ class E2Agent:
         missed = expected & ~got
         self.stats.missed += int(missed.sum())
         self._misses_since_report[missed] += 1
-        self.stats.uncontrolled += int((~expected).sum())
-        need = ~applied
+        self.stats.uncontrolled += int((self._hosted & ~expected).sum())
+        need = self._hosted & ~applied
         if np.any(need):
             use_last = need & self._has_valid
             self.stats.fallback_last_valid += int((use_last & expected).sum())
@@ -334,11 +418,13 @@ class E2Agent:
     def run(self, slots: int, seed: int) -> dict[str, Any]:
         """Set up, wait for subscriptions, run ``slots`` slots; return KPIs, latency and misses."""
         cfg = self.config
-        reports = self.world.reset([seed])
+        port = self.port
+        reports = port.reset(seed)
         self._layout = codec.Layout.of_reports(reports)
-        self.link = connect(cfg.ric, "e2")
+        self.link = connect(cfg.ric, "e2", busy_poll=cfg.busy_poll)
         self._send_setup()
         self._wait_ready(reports)
+        reports = port.start()
         accumulator = KpiAccumulator(self.spec, batch=1)
         started = time.monotonic()
         tick_ns = time.monotonic_ns()
@@ -350,17 +436,18 @@ class E2Agent:
             self._expected[:] = False
             self._indicate(reports, t)
             if cfg.mode == "realtime":
-                deadline_ns = tick_ns + slot_ns
+                deadline_ns = tick_ns + slot_ns if port.deadline_ns is None else port.deadline_ns
                 self._await_controls(deadline_ns)
             else:
                 self._await_controls(time.monotonic_ns() + int(cfg.lockstep_timeout_s * 1e9))
             controls = self._resolve(reports)
-            reports, kpis = self.world.step(controls)
-            accumulator.add(kpis)
+            reports, kpis = port.step(controls)
+            if kpis is not None:
+                accumulator.add(kpis)
             if cfg.progress_stream is not None and time.monotonic() >= next_progress:
                 next_progress += cfg.progress_interval_s
                 self._progress(t + 1, slots, started, accumulator)
-            if cfg.mode == "realtime":
+            if cfg.mode == "realtime" and port.deadline_ns is None:
                 tick_ns += slot_ns
                 now = time.monotonic_ns()
                 if now < tick_ns:
@@ -370,8 +457,9 @@ class E2Agent:
         self._slot = slots
         wall_s = time.monotonic() - started
         self._drain()
+        queued_ages_s = port.queued_packet_ages_s()
         result: dict[str, Any] = {
-            "kpis": accumulator.summary(self.world.queued_packet_ages_s()),
+            **({} if queued_ages_s is None else {"kpis": accumulator.summary(queued_ages_s)}),
             **self.latency.summary(),
             **self.stats.to_json(),
             "slots": slots,
@@ -395,7 +483,7 @@ class E2Agent:
         deadline = time.monotonic() + self.config.await_subscriptions_s
         resend = time.monotonic() + 1.0
         while time.monotonic() < deadline:
-            covered = np.zeros(self.spec.n_nodes, dtype=bool)
+            covered = ~self._hosted
             for sub in self.subscriptions.values():
                 covered[sub.rows] = True
             if covered.all():

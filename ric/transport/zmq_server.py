@@ -153,6 +153,10 @@ class ZmqRouterEndpoint:
             self._drain_scheduled = True
             self._loop.call_soon(self._drain)
 
+    def drain(self) -> None:
+        """Handle every queued message now (busy polling calls this in a loop)."""
+        self._drain()
+
     def _drain(self) -> None:
         self._drain_scheduled = False
         sock = self._sock

@@ -37,26 +37,31 @@ class LongestQueueFirst(Policy):
 
     def __init__(self, spec: WorldSpec, seed: int = 0) -> None:
         super().__init__(spec, seed)
-        self._neigh = _neighbourhood(spec)
+        # (K, K) additive mask: 0 inside node k's neighbourhood, -inf outside
+        self._outside = np.where(_neighbourhood(spec), 0.0, -np.inf)
         self._p_max = self.max_power_w()
 
     def decide(self, reports: Reports) -> Controls:
         b, k, u = reports.queue_packets.shape
         s = self.spec.n_resources
-        eligible = self.eligible(reports)  # (B, K, U, S)
-        queue = np.ceil(reports.queue_packets.astype(np.float64))
-        jitter = self.rng.random((b, k, u)) * 0.5
-        score = np.where(reports.active & (queue > 0), queue + jitter, -np.inf)  # (B, K, U)
-        best_user = np.argmax(score, axis=2)  # (B, K)
-        own_best = np.take_along_axis(score, best_user[..., None], axis=2)[..., 0]  # (B, K)
-        neighbourhood_best = np.max(np.where(self._neigh[None], own_best[:, None, :], -np.inf), axis=2)
+        queue = reports.queue_packets
+        jitter = self.rng.random((b, k, u))
+        jitter *= 0.5
+        score = np.where(reports.active & (queue > 0), np.ceil(queue) + jitter, -np.inf)  # (B, K, U)
+        best_user = score.argmax(axis=2)  # (B, K)
+        own_best = score.max(axis=2)  # (B, K)
+        neighbourhood_best = (own_best[:, None, :] + self._outside).max(axis=2)
         serve = np.isfinite(own_best) & (own_best >= neighbourhood_best)  # (B, K)
-        user_ok = np.take_along_axis(eligible, best_user[:, :, None, None], axis=2)[:, :, 0, :]  # (B, K, S)
-        on = serve[..., None] & user_ok
-        controls = Controls.off(b, k, s)
-        controls.user[on] = np.broadcast_to(best_user[..., None], (b, k, s))[on]
-        controls.power_w[...] = np.where(on, self._p_max[None, :, None], 0.0)
-        return controls
+        on = np.broadcast_to(serve[..., None], (b, k, s))
+        eligible = reports.extra.get("eligible")
+        if eligible is not None:  # the chosen user may use only some resources
+            on = on & np.take_along_axis(eligible, best_user[:, :, None, None], axis=2)[:, :, 0, :]
+        return Controls(
+            user=np.where(on, best_user[..., None], -1).astype(np.int16),
+            power_w=np.where(on, self._p_max[None, :, None], np.float32(0.0)).astype(np.float32),
+            mask=np.ones((b, k, s), dtype=bool),
+            move_m=np.zeros((b, k, 3), dtype=np.float32),
+        )
 
 
 @register
