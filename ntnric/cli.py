@@ -178,6 +178,8 @@ def ric(
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
     log_format: Annotated[str, typer.Option(help="text or json.")] = "text",
     ready_file: Annotated[Path | None, typer.Option(help="Write the bound endpoints here (JSON) once serving.")] = None,
+    busy_poll: Annotated[bool, typer.Option(help="ZeroMQ: poll without sleeping (lower latency, one busy core).")]
+    = False,
 ) -> None:
     """Run the near-RT RIC: E2 and xApp terminations over ZeroMQ and gRPC, Admin, /metrics."""
     import asyncio
@@ -190,7 +192,8 @@ def ric(
     try:
         config = RicConfig(e2_zmq=e2_zmq or None, e2_grpc=e2_grpc or None, xapp_zmq=xapp_zmq or None,
                            xapp_grpc=xapp_grpc or None, admin_grpc=admin_grpc or None, metrics_port=metrics_port,
-                           name=name, log_level=log_level.upper(), log_format=log_format)  # type: ignore[arg-type]
+                           name=name, log_level=log_level.upper(), log_format=log_format,  # type: ignore[arg-type]
+                           busy_poll=busy_poll)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
@@ -222,10 +225,15 @@ def sim(
     progress_jsonl: Annotated[bool, typer.Option(help="Print JSON progress lines on stdout.")] = False,
     latency_samples: Annotated[Path | None, typer.Option(help="Save every decision latency [µs] (.npy).")] = None,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "WARNING",
+    busy_poll: Annotated[bool, typer.Option(help="ZeroMQ: poll without sleeping (lower latency, one busy core).")]
+    = False,
+    process_per_node: Annotated[bool, typer.Option(
+        help="Run every node as its own OS process with its own RIC connection (the world stays here).")] = False,
     set_: SetOption = None,
 ) -> None:
-    """Run a world's nodes as E2 nodes against a RIC (one process, one E2 association per node)."""
+    """Run a world's nodes as E2 nodes against a RIC (one E2 association per node; one process, or one per node)."""
     from e2_sim.node.agent import AgentConfig, E2Agent
+    from e2_sim.node.timing import LatencyRecorder
     from e2_sim.world import make_world
     from xapps.policies import make_policy
 
@@ -239,16 +247,26 @@ def sim(
     n_slots = slots or scenario_obj.test_slots
     world = make_world(scenario_obj, load=load_value, genie_csi=genie_csi)
     default = make_policy(fallback, world.spec, seed=seed + 2)
-    config = AgentConfig(ric=ric_address, mode=mode, slot_wall_s=slot_ms / 1e3,  # type: ignore[arg-type]
-                         await_subscriptions_s=await_s, progress_stream=sys.stdout if progress_jsonl else None)
-    agent = E2Agent(world, default.decide, config)
-    result = agent.run(n_slots, seed)
+    progress_stream = sys.stdout if progress_jsonl else None
+    latency: LatencyRecorder
+    if process_per_node:
+        from ntnric.emulation import run_process_per_node
+
+        result, latency = run_process_per_node(
+            world, ric=ric_address, mode=mode, slot_ms=slot_ms, slots=n_slots, seed=seed,  # type: ignore[arg-type]
+            fallback=fallback, await_s=await_s, log_level=log_level, progress_stream=progress_stream)
+    else:
+        config = AgentConfig(ric=ric_address, mode=mode, slot_wall_s=slot_ms / 1e3,  # type: ignore[arg-type]
+                             await_subscriptions_s=await_s, progress_stream=progress_stream, busy_poll=busy_poll)
+        agent = E2Agent(world, default.decide, config)
+        result = agent.run(n_slots, seed)
+        latency = agent.latency
     result.update(scenario=scenario_obj.name, world=scenario_obj.world, load=load_value,
                   load_unit=scenario_obj.load_unit, slot_s=scenario_obj.slot_s, seed=seed, mode=mode)
     if latency_samples is not None:
         import numpy as np
 
-        np.save(latency_samples, agent.latency.decision_latency_us())
+        np.save(latency_samples, latency.decision_latency_us())
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(result, indent=2) + "\n")
@@ -257,6 +275,37 @@ def sim(
         console.print(f"{scenario_obj.name}: {n_slots} slots in {result['wall_s']:.1f} s, "
                       f"decision latency p50 {lat['p50']:.0f} µs p99 {lat['p99']:.0f} µs, "
                       f"deadline misses {result['deadline_miss_rate']:.3%}")
+
+
+@app.command("sim-node", hidden=True)
+def sim_node(
+    world_address: Annotated[str, typer.Argument(help="ZeroMQ address of the world server (sim --process-per-node).")],
+    node: Annotated[int, typer.Option(help="World index of the node this process hosts.")],
+    slots: Annotated[int, typer.Option(help="Slots the world server runs.")],
+    ric_address: Annotated[str, typer.Option("--ric", help="RIC E2 address: tcp://HOST:PORT or HOST:PORT (gRPC).")]
+    = "tcp://127.0.0.1:36421",
+    mode: Annotated[str, typer.Option(help="lockstep or realtime.")] = "lockstep",
+    seed: Annotated[int, typer.Option(help="World seed (checked against the world server's).")] = 0,
+    fallback: Annotated[str, typer.Option(help="Local default scheduler of the node.")] = "round-robin",
+    await_s: Annotated[float, typer.Option(help="How long to wait for xApps to subscribe [s].")] = 15.0,
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "WARNING",
+) -> None:
+    """One node of `sim --process-per-node`: its own E2 association; the world comes from the server."""
+    from e2_sim.node.agent import AgentConfig, E2Agent
+    from e2_sim.node.world_server import RemoteWorld
+    from xapps.policies import make_policy
+
+    if mode not in ("lockstep", "realtime"):
+        raise UsageError(f"--mode must be lockstep or realtime, got {mode!r}")
+    _configure_logging(log_level)
+    port = RemoteWorld(world_address, node)
+    default = make_policy(fallback, port.spec, seed=seed + 2)
+    config = AgentConfig(ric=ric_address, mode=mode, await_subscriptions_s=await_s,  # type: ignore[arg-type]
+                         name=f"sim-node-{node}")
+    agent = E2Agent(port, default.decide, config)
+    port.attach(agent)
+    agent.run(slots, seed)
+    port.send_result(agent.stats)
 
 
 @app.command()
@@ -269,6 +318,8 @@ def xapp(
     period_slots: Annotated[int, typer.Option(help="Decide every N slots.")] = 1,
     duration_s: Annotated[float | None, typer.Option(help="Stop after this long (default: until Ctrl-C).")] = None,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "WARNING",
+    busy_poll: Annotated[bool, typer.Option(help="ZeroMQ: poll without sleeping (lower latency, one busy core).")]
+    = False,
 ) -> None:
     """Run a policy as an xApp: subscribe to every node, decide every period, send controls."""
     from ntnric.evaluate import policy_seed
@@ -279,7 +330,8 @@ def xapp(
     if policy not in policy_names():
         raise PolicyError(f"unknown policy {policy!r}; known: {', '.join(policy_names())}")
     _configure_logging(log_level)
-    runner = XappRunner(PolicyXApp(policy, policy_seed(seed), name=name, period_slots=period_slots), ric_address)
+    runner = XappRunner(PolicyXApp(policy, policy_seed(seed), name=name, period_slots=period_slots), ric_address,
+                        busy_poll=busy_poll)
     try:
         summary = runner.run(duration_s)
     except KeyboardInterrupt:
@@ -289,7 +341,8 @@ def xapp(
 
 
 def _emulation_config(scenario: str, policy: str, transport: str, mode: str, slot_ms: float, slots: int | None,
-                      seed: int, load: float | None, set_: list[str] | None, latency_samples: bool = False) -> Any:
+                      seed: int, load: float | None, set_: list[str] | None, latency_samples: bool = False,
+                      process_per_node: bool = False, busy_poll: bool = True) -> Any:
     from ntnric.emulation import EmulationConfig
     from xapps.policies import policy_class
 
@@ -304,7 +357,8 @@ def _emulation_config(scenario: str, policy: str, transport: str, mode: str, slo
     return EmulationConfig(scenario=scenario, policy=policy, transport=transport,  # type: ignore[arg-type]
                            mode=mode, slot_ms=slot_ms, slots=slots or scenario_obj.test_slots,  # type: ignore[arg-type]
                            seed=seed, load=load, overrides=tuple(set_ or ()), genie_csi=cls.genie,
-                           latency_samples=latency_samples)
+                           latency_samples=latency_samples, process_per_node=process_per_node,
+                           busy_poll=busy_poll)
 
 
 def _live_emulation(config: Any) -> dict[str, Any]:
@@ -356,12 +410,17 @@ def run(
     seed: Annotated[int, typer.Option(help="World seed.")] = 0,
     load: Annotated[float | None, typer.Option(help="Traffic load in the scenario's unit.")] = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON.")] = None,
+    process_per_node: Annotated[bool, typer.Option(help="Every node its own OS process and RIC connection.")]
+    = False,
+    busy_poll: Annotated[bool, typer.Option(
+        help="RIC, simulator and xApp poll ZeroMQ without sleeping (lower latency; two busy cores).")] = True,
     set_: SetOption = None,
 ) -> None:
     """Full emulation: RIC, nodes and the xApp as separate processes; live progress and a summary."""
     from ntnric.emulation import run_document
 
-    config = _emulation_config(scenario, policy, transport, mode, slot_ms, slots, seed, load, set_)
+    config = _emulation_config(scenario, policy, transport, mode, slot_ms, slots, seed, load, set_,
+                               process_per_node=process_per_node, busy_poll=busy_poll)
     result = _live_emulation(config)
     document = run_document(config, result)
     _print_run(document)
@@ -378,6 +437,8 @@ def bench_latency(
     seed: Annotated[int, typer.Option(help="World seed.")] = 0,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON.")] = None,
     plot: Annotated[Path | None, typer.Option(help="Latency histogram PNG.")] = None,
+    busy_poll: Annotated[bool, typer.Option(
+        help="RIC, simulator and xApp poll ZeroMQ without sleeping (lower latency; two busy cores).")] = True,
 ) -> None:
     """Per-decision latency in realtime mode, hop by hop, with percentiles and the miss rate."""
     import numpy as np
@@ -385,7 +446,7 @@ def bench_latency(
     from ntnric.emulation import run_document
 
     config = _emulation_config(scenario, policy, transport, "realtime", slot_ms, slots, seed, None, None,
-                               latency_samples=True)
+                               latency_samples=True, busy_poll=busy_poll)
     result = _live_emulation(config)
     document = run_document(config, result, kind="bench-latency")
     _print_run(document)
@@ -425,6 +486,7 @@ _LAZY_USER_ERRORS = (
     ("ric.server", "RicError"),
     ("ric.transport.base", "TransportError"),
     ("ntnric.emulation", "EmulationError"),
+    ("e2_sim.node.world_server", "WorldServerError"),
 )
 
 

@@ -4,6 +4,9 @@ The RIC binds free ports and writes its bound addresses to a ready file; the xAp
 simulator are then started against the chosen transport. The simulator streams JSON progress
 lines on its stdout (shown live) and writes its result to a JSON file when done. Every process is
 stopped on completion, on Ctrl-C and as soon as one of them dies (`ntnric.launcher`).
+
+With ``process_per_node`` the simulator itself starts one process per node
+(`run_process_per_node`) and serves them the world (`e2_sim.node.world_server`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from e2_sim.node.timing import LatencyRecorder
+from e2_sim.node.world_server import ServerConfig, WorldServer, ipc_address
+from e2_sim.world.base import World
 from ntnric.evaluate import policy_seed
 from ntnric.launcher import Component, ComponentDied, ProcessGroup
 
@@ -42,6 +48,8 @@ class EmulationConfig:
     overrides: tuple[str, ...] = ()
     genie_csi: bool = False
     latency_samples: bool = False
+    busy_poll: bool = True  # every component polls its ZeroMQ sockets without sleeping
+    process_per_node: bool = False  # every node its own OS process (`run_process_per_node`)
 
 
 def _wait_for_file(path: Path, group: ProcessGroup, component: Component, timeout_s: float) -> dict[str, Any]:
@@ -91,18 +99,19 @@ def run_emulation(
     sim_json = work / "sim.json"
     with ProcessGroup(log_dir or work) as group:
         try:
+            poll = ["--busy-poll"] if config.busy_poll else []
             ric = group.start_python("ric", ["ric", "--ready-file", str(ready_file), "--e2-zmq", "tcp://127.0.0.1:0",
                                              "--e2-grpc", "127.0.0.1:0", "--xapp-zmq", "tcp://127.0.0.1:0",
                                              "--xapp-grpc", "127.0.0.1:0", "--admin-grpc", "127.0.0.1:0",
-                                             "--metrics-port", "0", "--log-level", "WARNING"])
+                                             "--metrics-port", "0", "--log-level", "WARNING", *poll])
             endpoints = _wait_for_file(ready_file, group, ric, timeout_s=30.0)
             key = "zmq" if config.transport == "zmq" else "grpc"
             e2_address, xapp_address = endpoints[f"e2_{key}"], endpoints[f"xapp_{key}"]
             group.start_python("xapp", ["xapp", config.policy, "--ric", xapp_address, "--policy", config.policy,
-                                        "--seed", str(config.seed)])
+                                        "--seed", str(config.seed), *poll])
             sim_args = ["sim", config.scenario, "--ric", e2_address, "--mode", config.mode,
                         "--slot-ms", str(config.slot_ms), "--slots", str(config.slots), "--seed", str(config.seed),
-                        "--json", str(sim_json), "--progress-jsonl"]
+                        "--json", str(sim_json), "--progress-jsonl", *poll]
             if config.load is not None:
                 sim_args += ["--load", str(config.load)]
             for item in config.overrides:
@@ -111,6 +120,8 @@ def run_emulation(
                 sim_args.append("--genie-csi")
             if config.latency_samples:
                 sim_args += ["--latency-samples", str(work / "latency_us.npy")]
+            if config.process_per_node:
+                sim_args.append("--process-per-node")
             sim = group.start_python("sim", sim_args)
             offset = 0
             while sim.process.poll() is None:
@@ -145,6 +156,7 @@ def run_document(config: EmulationConfig, result: dict[str, Any], kind: str = "r
         "slot_s": result["slot_s"],
         "mode": config.mode,
         "transport": config.transport,
+        "process_per_node": config.process_per_node,
         "slot_ms": config.slot_ms if config.mode == "realtime" else None,
         "policy": config.policy,
         "genie_csi": config.genie_csi,
@@ -157,3 +169,62 @@ def run_document(config: EmulationConfig, result: dict[str, Any], kind: str = "r
         "wall_s": result["wall_s"],
         "policies": {config.policy: {"genie": config.genie_csi, **kpis}},
     }
+
+
+def run_process_per_node(
+    world: World,
+    *,
+    ric: str,
+    mode: Mode,
+    slot_ms: float,
+    slots: int,
+    seed: int,
+    fallback: str,
+    await_s: float,
+    log_level: str = "WARNING",
+    progress_stream: Any = None,
+) -> tuple[dict[str, Any], LatencyRecorder]:
+    """`ntnric sim --process-per-node`: serve ``world`` to one OS process per node.
+
+    The world, its slot clock and the KPIs stay in this process (`WorldServer`); node ``k`` runs
+    ``ntnric sim-node`` with its own RIC connection at ``ric``. Node processes never busy-poll:
+    ``K`` of them share the host's cores with the RIC and the xApps.
+
+    Returns
+    -------
+    result : dict
+        The simulator's result, as `E2Agent.run` gives it: KPIs, latency and miss counters
+        summed over the nodes.
+    latency : LatencyRecorder
+        Every node's decisions (``decision_latency_us`` for latency samples).
+    """
+    with tempfile.TemporaryDirectory(prefix="ntnric-nodes-") as work:
+        server = WorldServer(world, ServerConfig(mode=mode, slot_wall_s=slot_ms / 1e3, ready_timeout_s=await_s + 120.0,
+                                                 progress_stream=progress_stream), ipc_address(work))
+        try:
+            with ProcessGroup(Path(work)) as group:
+                for k in range(world.spec.n_nodes):
+                    group.start_python(f"node-{k}", ["sim-node", server.address, "--node", str(k), "--ric", ric,
+                                                     "--mode", mode, "--slots", str(slots), "--seed", str(seed),
+                                                     "--fallback", fallback, "--await-s", str(await_s),
+                                                     "--log-level", log_level])
+
+                def check() -> None:
+                    for c in group.components:  # a node that sent its result exits 0
+                        if c.process.poll() == 0:
+                            c.expected_exit = True
+                    group.check()
+
+                try:
+                    result = server.run(slots, seed, check=check)
+                    for c in group.components:
+                        c.expected_exit = True
+                    for c in group.components:
+                        code = group.wait(c, timeout_s=30.0)
+                        if code != 0:
+                            raise EmulationError(f"{c.name} failed (exit {code}): {c.log_tail(1)}")
+                except ComponentDied as exc:
+                    raise EmulationError(str(exc)) from None
+        finally:
+            server.close()
+    return result, server.latency

@@ -114,3 +114,70 @@ def test_realtime_faults_xapp_killed_and_restarted_ric_restarted(tmp_path: Path)
     # after the RIC restart the nodes set up again, the xApp re-registered, control resumed
     assert result["resetups"] >= 1
     assert _applied_between(progress, t_ric_down + 2.0, t_end) > 0
+
+
+def _node_processes(marker: str) -> set[int]:
+    """PIDs of live node processes (`ntnric sim-node`) whose command line holds ``marker``."""
+    return {pid for pid in _ntnric_processes()
+            if b"sim-node" in (cmdline := _cmdline(pid)) and marker.encode() in cmdline}
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def test_process_per_node_lockstep_run_reproduces_direct_evaluation() -> None:
+    before = _ntnric_processes()
+    config = EmulationConfig(scenario="hex19", policy="llq", mode="lockstep", slots=200, seed=5, process_per_node=True)
+    result = run_emulation(config)
+    document = run_document(config, result)
+    direct = evaluate("hex19", ["llq"], slots=200, seed=5).results[0].kpis
+    for key in KPIS:
+        assert document["policies"]["llq"][key] == direct[key], key
+    assert result["node_processes"] == 19 and document["process_per_node"]
+    # every node has its own association: one control message, one latency sample per node-slot
+    assert document["deadline_miss_rate"] == 0.0
+    assert document["misses"]["applied"] == 200 * 19
+    assert document["decision_latency_us"]["count"] == 200 * 19
+    time.sleep(0.2)
+    assert _ntnric_processes() <= before
+
+
+def test_process_per_node_nodes_exit_when_the_simulator_is_killed(tmp_path: Path) -> None:
+    ric = f"tcp://127.0.0.1:{_free_port()}"  # nobody listens: the nodes run on their local scheduler
+    with ProcessGroup(tmp_path) as group:
+        sim = group.start_python("sim", ["sim", "conflict8", "--ric", ric, "--process-per-node", "--mode", "realtime",
+                                         "--slot-ms", "5", "--slots", "100000", "--await-s", "0.2",
+                                         "--progress-jsonl"])
+        deadline = time.monotonic() + 60.0
+        while not (tmp_path / "sim.log").exists() or not _progress(tmp_path / "sim.log"):
+            group.check()
+            assert time.monotonic() < deadline, "the nodes never started"
+            time.sleep(0.1)
+        assert len(_node_processes(ric)) == 4  # conflict8: 4 nodes
+        sim.expected_exit = True
+        os.killpg(sim.process.pid, signal.SIGKILL)  # no chance to clean up: the nodes must notice alone
+        sim.process.wait()
+        deadline = time.monotonic() + 5.0
+        while _node_processes(ric) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _node_processes(ric)
+
+
+def test_process_per_node_nodes_without_xapp_run_their_local_scheduler(tmp_path: Path) -> None:
+    # each node computes the default scheduler from its own report alone; for round-robin that
+    # is the same control as from the whole world, so the run equals a direct round-robin run
+    ric = f"tcp://127.0.0.1:{_free_port()}"  # nobody listens
+    with ProcessGroup(tmp_path) as group:
+        sim = group.start_python("sim", ["sim", "conflict8", "--ric", ric, "--process-per-node", "--mode", "lockstep",
+                                         "--slots", "100", "--seed", "4", "--await-s", "0.2", "--fallback",
+                                         "round-robin", "--json", str(tmp_path / "sim.json")])
+        assert group.wait(sim, timeout_s=60) == 0
+    result = json.loads((tmp_path / "sim.json").read_text())
+    direct = evaluate("conflict8", ["round-robin"], slots=100, seed=4).results[0].kpis
+    for key in KPIS:
+        assert result["kpis"].get(key) == direct.get(key), key
+    assert result["uncontrolled"] == 100 * result["node_processes"] and result["expected"] == 0
