@@ -21,9 +21,9 @@ $(STAMP_DEV): pyproject.toml $(STAMP_RUNTIME)
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
-## The main job on the default scenario.
+## The main job on the default scenario: RIC, sag nodes and an xApp as processes, realtime slots.
 run: $(STAMP_RUNTIME)
-	$(BIN)/ntnric eval sag --policies round-robin,full-power,random,llq --slots 2000 --json out/run.json --plot out/plots
+	$(BIN)/ntnric run sag --policy equal-split --mode realtime --slot-ms 10 --slots 3000 --json out/run.json
 
 ## Lint, type-check and the whole test suite.
 test: $(STAMP_DEV)

@@ -56,8 +56,10 @@ def bench_world(scenario_name: str, slots: int, batch: int, seed: int = 0) -> di
     Returns
     -------
     dict
-        ``scenario``, ``batch``, ``slots``, ``wall_s`` (time of the stepping loop [s]),
-        ``slots_per_s`` (batched steps per second) and ``world_slots_per_s`` (= batch × slots/s).
+        ``scenario``, ``batch``, ``slots``, ``wall_s`` (time of the stepping loop [s]), ``cpu_s``
+        (processor time of this process over the loop [s]; on a shared machine it leaves out the
+        time other processes held the core), ``slots_per_s`` (batched steps per second, wall
+        time) and ``world_slots_per_s`` (= batch × slots/s).
     """
     if slots <= 0 or batch <= 0:
         raise ValueError(f"slots and batch must be > 0, got slots={slots}, batch={batch}")
@@ -66,15 +68,17 @@ def bench_world(scenario_name: str, slots: int, batch: int, seed: int = 0) -> di
     reports = world.reset([seed + b for b in range(batch)])
     controls = fixed_control(world.spec, reports)
     step = world.step
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     for _ in range(slots):
         step(controls)
     wall_s = time.perf_counter() - start
+    cpu_s = time.process_time() - start_cpu
     return {
         "scenario": scenario.name,
         "batch": batch,
         "slots": slots,
         "wall_s": wall_s,
+        "cpu_s": cpu_s,
         "slots_per_s": slots / wall_s,
         "world_slots_per_s": batch * slots / wall_s,
     }

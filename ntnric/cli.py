@@ -381,16 +381,20 @@ def _live_emulation(config: Any) -> dict[str, Any]:
 def _print_run(document: dict[str, Any]) -> None:
     k = document["policies"][document["policy"]]
     lat = document["decision_latency_us"]
-    table = Table(title=f"{document['scenario']} · {document['policy']} · {document['transport']} · "
-                        f"{document['mode']} · {document['slots']} slots · seed {document['seed']}")
-    for column in ("delay ms", "thr Mbit/s", "SE bit/s/Hz", "QoS viol", "Jain", "lat p50 µs", "p99 µs", "p99.9 µs",
-                   "max µs", "misses", "slots/s"):
-        table.add_column(column, justify="right")
-    table.add_row(_fmt(k.get("avg_packet_delay_ms")), _fmt(k["throughput_mbps"]), _fmt(k["spectral_efficiency_bps_hz"]),
-                  _fmt(k["qos_violation_rate"]), _fmt(k["jain_fairness"]), _fmt(lat["p50"]), _fmt(lat["p99"]),
-                  _fmt(lat["p999"]), _fmt(lat["max"]), f"{document['deadline_miss_rate']:.3%}",
-                  _fmt(document["slots_per_s"]))
-    console.print(table)
+    title = (f"{document['scenario']} · {document['policy']} · {document['transport']} · {document['mode']} · "
+             f"{document['slots']} slots · seed {document['seed']}")
+    kpis = Table(title=title)
+    for column in ("delay ms", "thr Mbit/s", "SE bit/s/Hz", "QoS viol", "Jain", "slots/s"):
+        kpis.add_column(column, justify="right")
+    kpis.add_row(_fmt(k.get("avg_packet_delay_ms")), _fmt(k["throughput_mbps"]), _fmt(k["spectral_efficiency_bps_hz"]),
+                 _fmt(k["qos_violation_rate"]), _fmt(k["jain_fairness"]), _fmt(document["slots_per_s"]))
+    console.print(kpis)
+    latency = Table(title="decision latency [µs] and deadline misses")
+    for column in ("p50", "p90", "p99", "p99.9", "max", "decisions", "misses"):
+        latency.add_column(column, justify="right")
+    latency.add_row(_fmt(lat["p50"]), _fmt(lat["p90"]), _fmt(lat["p99"]), _fmt(lat["p999"]), _fmt(lat["max"]),
+                    str(lat["count"]), f"{document['deadline_miss_rate']:.3%}")
+    console.print(latency)
     hops = Table(title="per hop [µs]", box=None)
     for column in ("hop", "p50", "p99", "max"):
         hops.add_column(column, justify="left" if column == "hop" else "right")
@@ -449,7 +453,15 @@ def bench_latency(
                                latency_samples=True, busy_poll=busy_poll)
     result = _live_emulation(config)
     document = run_document(config, result, kind="bench-latency")
+    if transport == "zmq":
+        from ntnric.netprobe import zmq_round_trip_us
+
+        document["transport_baseline_rtt_us"] = zmq_round_trip_us(busy_poll=busy_poll)
     _print_run(document)
+    if "transport_baseline_rtt_us" in document:
+        rtt = document["transport_baseline_rtt_us"]
+        console.print(f"this host, bare ZeroMQ round trip between two processes: p50 {rtt['p50']:.0f} µs, "
+                      f"p99 {rtt['p99']:.0f} µs (a decision takes two round trips: node-RIC-xApp and back)")
     _write_json(json_path, document)
     if plot is not None:
         from ntnric.plots import plot_latency_histogram

@@ -69,6 +69,7 @@ class ProcessGroup:
             stdin=subprocess.DEVNULL,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
             start_new_session=True,
+            preexec_fn=_default_sigint,
         )
         log.close()
         component = Component(name, list(argv), process, log_path)
@@ -125,6 +126,12 @@ class ProcessGroup:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _default_sigint() -> None:
+    """In the child: Ctrl-C's SIGINT does its default (Python: KeyboardInterrupt), even when the
+    parent was started in the background of a shell, where SIGINT is ignored and inherited."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:

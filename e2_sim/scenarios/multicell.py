@@ -65,7 +65,9 @@ class FairItlinqThresholds(_Section):
     (SNR_j ≤ snr_threshold_lin) or INR ≤ c_bar·SNR_j^eta_bar (above the threshold).
     """
 
-    eta: float = Field(gt=0, description="Exponent of the received-interference test (and of the caused one at low SNR).")
+    eta: float = Field(
+        gt=0, description="Exponent of the received-interference test (and of the caused one at low SNR)."
+    )
     eta_bar: float = Field(gt=0, description="Exponent of the caused-interference test above snr_threshold_lin.")
     c: float = Field(gt=0, description="Factor paired with eta.")
     c_bar: float = Field(gt=0, description="Factor paired with eta_bar.")

@@ -18,7 +18,9 @@ and how many bits it has sent since the reset, so packet ``m`` completes when th
 reach ``(m + 1)·L``. The arrival slot of packet ``m`` sits at column ``m mod C`` of the queue's
 row of a ring buffer ``(B·Q, C)`` (``C`` a power of two that doubles when a queue outgrows it).
 Everything is vectorized over ``(B, Q)`` and over the packets that arrive or complete in a slot;
-there is no Python loop over queues.
+there is no Python loop over queues. With unbounded buffers the arrivals of a whole block of slots
+can be written into the rings at once (`PacketQueues.preload`); the slots of the block then only
+update the counters.
 
 `PoissonArrivals` draws the number of new packets per queue and slot by inversion of the
 Poisson distribution function, one `numpy.random.Generator` per world, in blocks of slots so
@@ -31,12 +33,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-
 from scipy.special import gammaln
 
+# Arrival slots are kept as int32.
+_MAX_SLOT = np.iinfo(np.int32).max
 # A new queue set gets a ring of about this many entries in all, and at least this many per queue.
 _RING_ENTRIES = 1 << 17
 _MIN_CAPACITY = 64
+
+
+def _check_slot(slot: int) -> None:
+    if not 0 <= slot <= _MAX_SLOT:
+        raise ValueError(f"slot must be in [0, {_MAX_SLOT}], got {slot}")
 
 
 def _power_of_two_at_least(value: int) -> int:
@@ -104,7 +112,6 @@ class PacketQueues:
         # flat views of the state, indexed by queue q = b·Q + i
         self._bits = self.queue_bits.reshape(-1)
         self._count = self.queue_packets.reshape(-1)
-        self._accepted = np.zeros(n, dtype=np.int64)  # packets accepted so far: number of the next one
         self._sent_bits = np.zeros(n, dtype=np.int64)  # bits sent so far
         self._sent_packets = np.zeros(n, dtype=np.int64)  # packets completed so far: number of the head
         self._ids = np.arange(n, dtype=np.int64)
@@ -112,10 +119,15 @@ class PacketQueues:
         self._starts = np.zeros(n + 1, dtype=np.int64)  # exclusive running sums over the queues
         self._no_drops = np.zeros((batch, self.n_queues), dtype=np.int64)
         self._no_drops.flags.writeable = False
-        capacity = self.initial_capacity or max(_MIN_CAPACITY, _power_of_two_at_least(_RING_ENTRIES // max(n, 1) + 1) // 2)
-        self._ring = np.zeros((n, capacity), dtype=np.int64)  # arrival slot of packet m at [q, m mod C]
+        capacity = self.initial_capacity or max(
+            _MIN_CAPACITY, _power_of_two_at_least(_RING_ENTRIES // max(n, 1) + 1) // 2
+        )
+        self._ring = np.zeros((n, capacity), dtype=np.int32)  # arrival slot of packet m at [q, m mod C]
         self._mask = capacity - 1
         self._longest_bound = 0  # an upper bound on the longest queue [packets]
+        # arrivals written ahead by `preload`: slots [_preload_next, _preload_end), their bits
+        self._preload_next = self._preload_end = 0
+        self._preload_bits = np.zeros((0, n), dtype=np.int64)
 
     def _rank(self, total: int) -> np.ndarray:
         """0, 1, …, total − 1 (a view of a cached range)."""
@@ -123,20 +135,60 @@ class PacketQueues:
             self._ranks = np.arange(2 * total, dtype=np.int64)
         return self._ranks[:total]
 
-    def _queued_numbers(self) -> tuple[np.ndarray, np.ndarray]:
-        """Queue and packet number of every queued packet, queue by queue, oldest first (P,)."""
-        owner = self._ids.repeat(self._count)
-        np.cumsum(self._count, out=self._starts[1:])
-        number = (self._sent_packets - self._starts[:-1]).take(owner)
+    def _numbered(self, counts: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Queue and packet number of ``counts`` (B·Q,) consecutive packets per queue starting at
+        number ``first`` (B·Q,), queue by queue (P,)."""
+        owner = self._ids.repeat(counts)
+        counts.cumsum(out=self._starts[1:])
+        number = (first - self._starts[:-1]).take(owner)
         number += self._rank(owner.size)
         return owner, number
 
-    def _grow(self, needed: int) -> None:
-        capacity = _power_of_two_at_least(needed)
-        owner, number = self._queued_numbers()
-        ring = np.zeros((self._ids.size, capacity), dtype=np.int64)
-        ring[owner, number & (capacity - 1)] = self._ring[owner, number & self._mask]
-        self._ring, self._mask = ring, capacity - 1
+    def _slots_of(self, owner: np.ndarray, number: np.ndarray) -> np.ndarray:
+        """Flat ring positions (P,) of packets ``number`` of queues ``owner``."""
+        position = number & self._mask
+        position += owner * (self._mask + 1)
+        return position
+
+    def _ensure_capacity(self, longest: int) -> None:
+        """Grow the rings to hold ``longest`` packets per queue."""
+        if longest > self._mask + 1:
+            capacity = _power_of_two_at_least(longest)
+            owner, number = self._numbered(self._count, self._sent_packets)
+            arrival = self._ring.reshape(-1).take(self._slots_of(owner, number))
+            self._ring, self._mask = np.zeros((self._ids.size, capacity), dtype=np.int32), capacity - 1
+            self._ring.reshape(-1)[self._slots_of(owner, number)] = arrival
+        self._longest_bound = max(longest, self._longest_bound)
+
+    def preload(self, packets: np.ndarray, first_slot: int) -> None:
+        """Write the arrival slots of the next ``R`` slots of arrivals into the rings at once.
+
+        Only for unbounded queues (every packet is accepted). The next ``R`` calls of `arrive`
+        must be for slots ``first_slot, first_slot + 1, …`` with ``packets[0], packets[1], …``;
+        they then only update the counters.
+
+        Parameters
+        ----------
+        packets : ndarray, int, (R, B, Q)
+            New packets per slot and queue.
+        first_slot : int
+            Slot of ``packets[0]``.
+        """
+        if self.buffer_packets:
+            raise ValueError("preload needs unbounded queues (buffer_packets = 0)")
+        if self._preload_next != self._preload_end:
+            raise RuntimeError("the previous preload has not been consumed by arrive()")
+        slots = packets.shape[0]
+        _check_slot(first_slot + slots - 1)
+        per_slot = np.asarray(packets, dtype=np.int64).reshape(slots, -1)  # (R, B·Q)
+        total = per_slot.sum(axis=0)
+        self._ensure_capacity(int(np.maximum.reduce(self._count + total)))
+        # packets of the block, queue by queue and slot by slot: number and arrival slot
+        owner, number = self._numbered(total, self._sent_packets + self._count)
+        arrival = np.tile(np.arange(first_slot, first_slot + slots, dtype=np.int32), self._ids.size)
+        self._ring.reshape(-1)[self._slots_of(owner, number)] = arrival.repeat(per_slot.T.reshape(-1))
+        self._preload_bits = per_slot * self.packet_bits
+        self._preload_next, self._preload_end = first_slot, first_slot + slots
 
     def arrive(self, packets: np.ndarray, slot: int) -> np.ndarray:
         """Append ``packets`` (B, Q) new packets to the queues at the start of ``slot``.
@@ -145,29 +197,29 @@ class PacketQueues:
         array of zeros when the buffer is unbounded).
         """
         new = np.asarray(packets, dtype=np.int64).reshape(-1)
+        if self._preload_next != self._preload_end:
+            if slot != self._preload_next:
+                raise RuntimeError(f"arrivals of slot {self._preload_next} were preloaded, got slot {slot}")
+            self._count += new
+            self._bits += self._preload_bits[slot - self._preload_end]
+            self._preload_next = slot + 1
+            return self._no_drops
         if self.buffer_packets:
             accepted = np.minimum(new, self.buffer_packets - self._count)
             dropped = (new - accepted).reshape(self.queue_bits.shape)
             new = accepted
         else:
             dropped = self._no_drops
-        owner = self._ids.repeat(new)
-        total = owner.size
+        total = int(np.add.reduce(new))
         if total:
-            longest = self._longest_bound + total
-            if longest > self._mask + 1:
-                longest = int(np.maximum.reduce(self._count + new))
-                if longest > self._mask + 1:
-                    self._grow(longest)
-            self._longest_bound = longest
-            # new packet r of queue q is packet number accepted_q + r
-            starts = self._starts
-            np.cumsum(new, out=starts[1:])
-            column = (self._accepted - starts[:-1]).take(owner)
-            column += self._rank(total)
-            column &= self._mask
-            self._ring[owner, column] = slot
-            self._accepted += new
+            _check_slot(slot)
+            if self._longest_bound + total > self._mask + 1:
+                self._longest_bound = 0
+                self._ensure_capacity(int(np.maximum.reduce(self._count + new)))
+            else:
+                self._longest_bound += total
+            owner, number = self._numbered(new, self._sent_packets + self._count)
+            self._ring.reshape(-1)[self._slots_of(owner, number)] = slot
             self._count += new
             self._bits += new * self.packet_bits
         return dropped
@@ -193,36 +245,31 @@ class PacketQueues:
         sent = sent_before + delivered
         completed = sent // length
         done = completed - self._sent_packets
-        owner = self._ids.repeat(done)
-        total = owner.size
-        if total:
-            starts = self._starts
-            np.cumsum(done, out=starts[1:])
-            number = (self._sent_packets - starts[:-1]).take(owner)
-            number += self._rank(total)
-            arrival = self._ring[owner, number & self._mask]
+        owner, number = self._numbered(done, self._sent_packets)
+        if owner.size:
+            arrival = self._ring.reshape(-1).take(self._slots_of(owner, number))
             # packet m's last bit is bit (m + 1)·L − sent_before of this slot's service
-            last_bit = number * length
+            number *= length
             sent_before -= length
-            last_bit -= sent_before.take(owner)
-            delays = last_bit / offered.take(owner)
+            number -= sent_before.take(owner)
+            delays = number / offered.take(owner)
             delays -= arrival
             delays += slot
             delays *= self.slot_s
-            per_world = starts[:: self.n_queues]
-            per_world = per_world[1:] - per_world[:-1]
         else:
             delays = np.zeros(0)
-            per_world = np.zeros(self.batch, dtype=np.int64)
         self._sent_bits = sent
         self._sent_packets = completed
-        np.subtract(self._accepted, completed, out=self._count)
-        return delivered.reshape(self.queue_bits.shape), delays, per_world
+        self._count -= done
+        if self._ids.size == self.n_queues:  # one world
+            return delivered.reshape(self.queue_bits.shape), delays, np.array([delays.size])
+        per_world = self._starts[:: self.n_queues]
+        return delivered.reshape(self.queue_bits.shape), delays, per_world[1:] - per_world[:-1]
 
     def queued_packet_ages_s(self, slot: int) -> list[np.ndarray]:
         """Ages at the start of ``slot`` of every packet still queued, one array per world [s]."""
-        owner, number = self._queued_numbers()
-        ages = (slot - self._ring[owner, number & self._mask]) * self.slot_s
+        owner, number = self._numbered(self._count, self._sent_packets)
+        ages = (slot - self._ring.reshape(-1).take(self._slots_of(owner, number))) * self.slot_s
         per_world = self._starts[:: self.n_queues]
         return np.split(ages.astype(np.float64), per_world[1:-1])
 
@@ -319,6 +366,15 @@ class PoissonArrivals:
                 flat[unsure[chosen]] = first + np.searchsorted(cdf, uniform[chosen], side="right")
         self._block = counts
         self._next = 0
+
+    def draw_block(self) -> np.ndarray:
+        """New packets per queue for the rest of the current block, or for a whole new block when
+        none is left: (R, B, Q) int64 (R ≤ ``block_slots``), a view."""
+        if self._next == self.block_slots:
+            self._fill()
+        counts = self._block[self._next :]
+        self._next = self.block_slots
+        return counts
 
     def draw(self) -> np.ndarray:
         """New packets per queue for the next slot, (B, Q) int64 (a view into the current block)."""

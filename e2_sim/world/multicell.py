@@ -41,7 +41,8 @@ Reports for slot ``t`` (after slot ``t``'s arrivals):
   its own signal, plus noise: inter-cell interference, and its own AP's transmission to another
   of its devices on that subband. Noise alone before the first slot. Zero for inactive slots.
 - ``spectral_efficiency_bps_hz`` (B, K, U, S): log2(1 + SINR) achieved last slot, 0 where the
-  device was not served.
+  device was not served. This and ``interference_w`` are views of subband-major arrays (the
+  world computes per subband), not C-contiguous.
 - ``active`` (B, K, U); ``user_pos_m`` (B, K, U, 3) devices on the ground (z = 0);
   ``node_pos_m`` (B, K, 3) APs at ``ap_height_m`` (0 in the presets: ground-level APs, so path
   loss uses the 2-D distance like the authors' code). Read-only arrays shared by every slot.
@@ -59,7 +60,12 @@ training stops an episode. ``spectral_efficiency_bps_hz`` = delivered bits / (T 
 neighbours when for some device ``n`` of one of them the other's path loss to ``n`` is within
 ``neighbour_threshold_db`` of its own AP's, PL(other→n) − PL(own→n) < threshold, made symmetric
 as in the authors' code), ``devices_per_node``, ``packet_bits``, ``sinr_clip_db``,
-``qos_max_queue_packets``, ``fading_rho``, ``layout``.
+``qos_max_queue_packets``, ``fading_rho``, ``layout``, ``fitlinq`` (the scenario's Fair-ITLinQ
+thresholds ``eta``, ``eta_bar``, ``c``, ``c_bar``, ``snr_threshold_lin``).
+
+Speed: the fading, path gains and own-AP gains of a block of slots are computed at once
+(`GaussMarkovRayleigh.power_block`); arrivals are drawn and queued a block at a time. A slot is
+then a fixed sequence of numpy calls on ``(B, K, S)`` and subband-major ``(B, S, K·U)`` arrays.
 """
 
 from __future__ import annotations
@@ -81,6 +87,8 @@ from ric.protocol import Controls, NodeSpec, Reports, WorldSpec
 # generators spawned per world, in this order
 _FADING, _TRAFFIC = range(2)
 _N_STREAMS = 2
+# arrivals are written into the queues ahead for about this many (slot, queue) pairs at a time
+_PRELOAD_QUEUE_SLOTS = 1 << 16
 
 
 def multicell_bits(
@@ -120,7 +128,7 @@ def multicell_bits(
     """
     total = np.add(interference_w, noise_w, dtype=np.float64)
     efficiency = np.add(total, signal_w, dtype=np.float64)
-    _efficiency_in_place(efficiency, total, served, _ratio_clip(sinr_clip_db))
+    _efficiency_in_place(efficiency, total, _ratio_clip(sinr_clip_db))
     efficiency *= served
     bits = efficiency.sum(axis=-1)
     bits *= bandwidth_hz * slot_s
@@ -132,15 +140,10 @@ def _ratio_clip(sinr_clip_db: tuple[float, float]) -> tuple[float, float]:
     return 1.0 + 10.0 ** (sinr_clip_db[0] / 10.0), 1.0 + 10.0 ** (sinr_clip_db[1] / 10.0)
 
 
-def _efficiency_in_place(
-    received: np.ndarray, total: np.ndarray, served: np.ndarray, ratio_clip: tuple[float, float]
-) -> None:
-    """Turn ``received`` = signal + interference + noise into log2(1 + clip(SINR)) where served.
-
-    Unserved entries have no signal, so their ratio is exactly 1 and their efficiency 0.
-    """
+def _efficiency_in_place(received: np.ndarray, total: np.ndarray, ratio_clip: tuple[float, float]) -> None:
+    """Turn ``received`` = signal + interference + noise into log2(1 + clip(SINR)) [bit/s/Hz]."""
     np.divide(received, total, out=received)
-    np.maximum(received, ratio_clip[0], out=received, where=served)
+    np.maximum(received, ratio_clip[0], out=received)
     np.minimum(received, ratio_clip[1], out=received)
     np.log2(received, out=received)
 
@@ -257,22 +260,21 @@ class MulticellWorld(World):
         self._path_gain = path_gain.reshape(-1)
         self.neighbours = neighbour_lists(self.pathloss_db, layout.device_site, sc.neighbour_threshold_db)
 
-        # per-slot index helpers
+        # per-slot index helpers. Arrays over (device slot, subband) are kept subband-major,
+        # (B, S, K·U), inside a slot: sums over subbands and the interference matmul are then
+        # plain row operations.
         slot_node = np.arange(n_slots) // u
-        self._own_slot_index = (
-            np.arange(n_slots)[:, None] * (s * k) + np.arange(s)[None, :] * k + slot_node[:, None]
-        ).reshape(-1)  # flat index of g[d, s, node(d)] in a (K·U, S, T) array
-        not_own = np.ones(n_slots * s * k, dtype=np.float32)
-        not_own[self._own_slot_index] = 0.0
-        self._not_own = not_own  # (K·U·S·T,): 0 where the transmitter is the device's own AP
-        # user slot u of node k as a control value: u where active, NaN (never equal) where not
-        self._slot_user = np.where(self.slot_active, np.arange(n_slots) % u, np.nan).reshape(k, u, 1)
-        self._slot_active_4d = self.slot_active.reshape(k, u, 1)
+        own_index = np.arange(n_slots)[None, :] * (s * k) + np.arange(s)[:, None] * k + slot_node[None, :]
+        self._own_index = own_index.reshape(-1)  # (S·K·U,): flat index of g[d, s, node(d)] in (K·U, S, T)
+        self._slot_active_sd = self.slot_active[None, :]  # (1, K·U)
         self._efficiency_per_bit = 1.0 / (sc.slot_s * s * sc.subband_bandwidth_hz)
         self._bits_per_efficiency = sc.subband_bandwidth_hz * sc.slot_s
         self._ratio_clip = _ratio_clip(self.sinr_clip_db)
         self._packet_bits_f = float(sc.packet_bits)
         self._qos_max_queue_packets = sc.qos_max_queue_packets
+        self._max_user = np.uint64(u)
+        self._last_user = np.uint64(u - 1)
+        self._no_power = np.float32(0.0)
 
         self.rho = gauss_markov_rho(sc.doppler_hz, sc.slot_s)
         self.fading = GaussMarkovRayleigh((n, s, k), self.rho, sc.fading_innovation_power)
@@ -314,14 +316,17 @@ class MulticellWorld(World):
             },
         )
         # channel of the current slot (views into the block of slots computed at once)
-        empty = np.zeros((0, 0, k, u, s, k), dtype=np.float32)  # (R, B, K, U, S, T)
-        self._gain_block, self._own_block = empty, empty[..., 0]
+        empty = np.zeros((0, 0, k, u, s, k), dtype=np.float32)
+        self._gain_block = empty  # (R, B, K, U, S, T)
+        self._own_block = empty.reshape(0, 0, s, k * u)  # (R, B, S, K·U)
         self._others_block = empty.reshape(0, 0, k * u, s, k).transpose(0, 1, 3, 2, 4)  # (R, B, S, K·U, T)
-        self._gain_x: np.ndarray | None = None
+        self._own_positions = np.zeros((0, 0, s, k * u), dtype=np.intp)  # (R, B, S, K·U) in the block
         self._block_next = 0
-        self._gain_now = empty.reshape(0, k, u, s, k)  # (B, K, U, S, T)
-        self._own_now = self._gain_now[..., 0]  # (B, K, U, S)
-        self._others_now = self._gain_now.reshape(0, k * u, s, k).transpose(0, 2, 1, 3)  # (B, S, K·U, T)
+        self._arrival_block = np.zeros((0, 0, k * u), dtype=np.int64)  # (R, B, K·U) Poisson counts
+        self._arrival_next = self._preloaded_until = 0
+        self._gain_now = np.zeros((0, k, u, s, k), dtype=np.float32)  # (B, K, U, S, T)
+        self._own_now = np.zeros((0, s, k * u), dtype=np.float32)  # (B, S, K·U)
+        self._others_now = self._others_block[0:0].reshape(0, s, k * u, k)  # (B, S, K·U, T)
 
     # ------------------------------------------------------------------------------------------
     def _gain(self, fading_power: np.ndarray) -> np.ndarray:
@@ -338,15 +343,15 @@ class MulticellWorld(World):
     def _fill_block(self) -> None:
         """Channels of the next ``fading.block_slots`` slots: gains, own-AP gains, others' gains."""
         b, k, u, s = self.batch, self.n_nodes, self.n_users, self.n_subbands
-        slots = self.fading.block_slots
-        gain = self._gain(self.fading.power_block(slots))  # (R, B, K·U·S·T)
+        slots = self._block_slots
+        if self._identity_slots:  # devices are the user slots: the fading process applies the path gain
+            gain = self.fading.power_block(slots, self._path_gain).reshape(slots, b, -1)
+        else:
+            gain = self._gain(self.fading.power_block(slots))  # (R, B, K·U·S·T)
         self._gain_block = gain.reshape(slots, b, k, u, s, k)
-        self._own_block = gain.reshape(slots * b, -1).take(self._own_slot_index, axis=1).reshape(slots, b, k, u, s)
-        # the same gains with each device's own AP left out, for the other-cell interference
-        if self._gain_x is None or self._gain_x.shape != gain.shape:
-            self._gain_x = np.empty_like(gain)
-        np.multiply(gain, self._not_own, out=self._gain_x)
-        self._others_block = self._gain_x.reshape(slots, b, k * u, s, k).transpose(0, 1, 3, 2, 4)
+        self._gain_flat = gain.reshape(-1)
+        self._own_block = self._gain_flat.take(self._own_positions)  # (R, B, S, K·U)
+        self._others_block = gain.reshape(slots, b, k * u, s, k).transpose(0, 1, 3, 2, 4)
         self._block_next = 0
 
     def _advance_channel(self) -> None:
@@ -357,7 +362,27 @@ class MulticellWorld(World):
         self._gain_now = self._gain_block[j]
         self._own_now = self._own_block[j]
         self._others_now = self._others_block[j]
+        self._own_positions_now = self._own_positions[j]
         self._block_next = j + 1
+
+    def _arrive(self, slot: int) -> None:
+        """Poisson arrivals at the start of ``slot``, drawn and (unbounded queues) written into the
+        queues a block of slots at a time."""
+        b, k, u = self.batch, self.n_nodes, self.n_users
+        if self._arrival_next == self._arrival_block.shape[0]:
+            self._arrival_block = self.arrivals.draw_block()
+            self._arrival_next = self._preloaded_until = 0
+            self._arrived_block = (self._arrival_block * self._packet_bits_f).reshape(-1, b, k, u)
+        j = self._arrival_next
+        if j == self._preloaded_until and not self.queues.buffer_packets:
+            # a few slots at a time, so that the preload's per-packet arrays stay cache-sized
+            self._preloaded_until = min(j + max(1, _PRELOAD_QUEUE_SLOTS // (b * k * u)), len(self._arrival_block))
+            self.queues.preload(self._arrival_block[j : self._preloaded_until], slot)
+        dropped = self.queues.arrive(self._arrival_block[j], slot)
+        self._arrived_bits = self._arrived_block[j]
+        if self.queues.buffer_packets:
+            self._dropped_bits = (dropped * self._packet_bits_f).reshape(b, k, u)
+        self._arrival_next = j + 1
 
     def _shared(self, array: np.ndarray) -> np.ndarray:
         """``array`` broadcast over the batch, copied once and frozen (reports share it)."""
@@ -379,21 +404,32 @@ class MulticellWorld(World):
         self._node_pos = self._shared(self.node_pos_m.astype(np.float32))
 
         gain_before = self._gain(self.fading.reset(streams[_FADING])).reshape(b, k, u, s, k)  # slot −1
+        self._block_slots = self.fading.block_slots
         self._gain_block = self._gain_block[:0]
-        self._gain_x = None
+        n_gains = k * u * s * k
+        self._own_positions = (
+            (
+                (np.arange(self._block_slots)[:, None, None] * b + np.arange(b)[None, :, None]) * n_gains
+                + self._own_index[None, None, :]
+            )
+            .astype(np.intp)
+            .reshape(self._block_slots, b, s, k * u)
+        )
         self._block_next = 0
         self._advance_channel()  # slot 0
         self.arrivals.reset(streams[_TRAFFIC])
         self.queues.reset(b)
         self._queue_bits = self.queues.queue_bits.reshape(shape)  # views of the queues' state
         self._queue_packets = self.queues.queue_packets.reshape(shape)
-        self._has_packets_shape = (b, k, u, 1)
-        arrived = self.arrivals.draw()
-        dropped = self.queues.arrive(arrived, 0)
-        self._arrived_bits = (arrived * self._packet_bits_f).reshape(shape)
+        # flat positions of node k's user slot 0 for each (world, node, subband) of a control:
+        # in the queues (B·K·U) and in a (B, S, K·U) array
+        world, node, subband = np.ogrid[:b, :k, :s]
+        self._queue_base = np.broadcast_to(world * (k * u) + node * u, (b, k, s)).astype(np.intp)
+        self._sd_offset = np.broadcast_to(world * ((s - 1) * k * u) + subband * (k * u), (b, k, s)).astype(np.intp)
+        self._arrival_block = np.zeros((0, b, k * u), dtype=np.int64)
+        self._arrival_next = self._preloaded_until = 0
         self._dropped_bits = self._shared(np.zeros((k, u)))
-        if self.queues.buffer_packets:
-            self._dropped_bits = (dropped * self._packet_bits_f).reshape(shape)
+        self._arrive(0)
 
         noise = np.where(self.slot_active, self.noise_w, 0.0).astype(np.float32).reshape(k, u, 1)
         return Reports(
@@ -418,33 +454,47 @@ class MulticellWorld(World):
         queues = self.queues
         gain = self._gain_now
 
-        # served[b, k, u, s]: AP k sends to its user slot u on s, (B, K, U, S). An active slot
-        # chosen by `user`, mask, power > 0 (NaN compares False), packets queued.
+        # who transmits, (B, K, S): an own user slot (negative users wrap to huge unsigned values;
+        # slots beyond a node's devices never have packets) with packets queued, mask, power > 0
+        # (NaN compares False); the power is clipped to the maximum
         power = controls.power_w
-        if power.dtype != np.float32:
-            power = power.astype(np.float32)
-        ok = power > 0.0
-        ok &= controls.mask
-        served = controls.user[:, :, None, :] == self._slot_user
-        served &= ok[:, :, None, :]
-        served &= np.greater(self._queue_packets, 0).reshape(self._has_packets_shape)
-        tx = np.where(np.logical_or.reduce(served, axis=2), power, np.float32(0.0))  # (B, K, S)
-        np.minimum(tx, self.max_power_w, out=tx)
+        on = power > self._no_power
+        on &= controls.mask
+        chosen = controls.user.astype(np.intp)
+        user_slot = chosen.view(np.uint64)
+        on &= user_slot < self._max_user
+        np.minimum(user_slot, self._last_user, out=user_slot)  # keeps every position in its node
+        chosen += self._queue_base  # flat queue of the chosen device
+        on &= queues.queue_packets.take(chosen, mode="clip") > 0
+        tx = np.empty((b, k, s), dtype=np.float32)
+        np.fmax(power, self._no_power, out=tx, casting="same_kind")  # NaN, −inf → 0
+        np.fmin(tx, self.max_power_w, out=tx)
+        tx *= on
+        chosen += self._sd_offset  # position of the chosen device in a (B, S, K·U) array
 
-        # received power (B, K, U, S) [W]: from the own AP in exact float64 products, from the
-        # other APs by a float32 matmul over gains with the own AP left out, so that no large own
-        # signal is ever subtracted
-        own = np.multiply(self._own_now, tx[:, :, None, :], dtype=np.float64)
-        signal = own * served
-        own -= signal  # the own AP's transmission to another of its devices is interference
-        others = np.matmul(self._others_now, tx.transpose(0, 2, 1)[..., None])  # (B, S, K·U, 1)
-        own += others.reshape(b, s, k, u).transpose(0, 2, 3, 1)
-        own += self.noise_w
-        efficiency = own + signal
-        _efficiency_in_place(efficiency, own, served, self._ratio_clip)
+        # received power (B, S, K·U) [W]: from the own AP in exact float64 products, from the
+        # other APs by a float32 matmul over the gains with each device's own AP left out (zeroed
+        # for the product, then restored), so that no large own signal is ever subtracted
+        tx_sk = tx.transpose(0, 2, 1)  # (B, S, K)
+        own = np.multiply(self._own_now, tx_sk.repeat(u, axis=2), dtype=np.float64)
+        flat = own.reshape(-1)
+        signal = flat.take(chosen)  # (B, K, S), 0 where the node is silent
+        flat[chosen] = 0.0  # what is left of the own AP's power is meant for another device
+        self._gain_flat[self._own_positions_now] = 0.0
+        others = np.matmul(self._others_now, tx_sk[..., None])  # (B, S, K·U, 1)
+        self._gain_flat[self._own_positions_now] = self._own_now
+        own += others.reshape(b, s, k * u)
+        own += self.noise_w  # interference plus noise at every device
+        # the rate of the served devices only: (B, K, S)
+        total = flat.take(chosen)
+        chosen_efficiency = total + signal
+        _efficiency_in_place(chosen_efficiency, total, self._ratio_clip)
+        chosen_efficiency *= on
+        efficiency = np.zeros((b, s, k * u))
+        efficiency.reshape(-1)[chosen] = chosen_efficiency
         if not self._identity_slots:
-            own *= self._slot_active_4d
-        bits = np.add.reduce(efficiency, axis=3)
+            own *= self._slot_active_sd
+        bits = np.add.reduce(efficiency, axis=1)  # (B, K·U)
         bits *= self._bits_per_efficiency
 
         delivered, delays, per_world = queues.serve(bits.astype(np.int64), t)  # truncation = floor
@@ -468,19 +518,15 @@ class MulticellWorld(World):
 
         # next slot: channel, arrivals
         self._advance_channel()
-        arrived = self.arrivals.draw()
-        dropped = queues.arrive(arrived, t + 1)
-        self._arrived_bits = (arrived * self._packet_bits_f).reshape(shape)
-        if queues.buffer_packets:
-            self._dropped_bits = (dropped * self._packet_bits_f).reshape(shape)
+        self._arrive(t + 1)
         self.slot = t + 1
         reports = Reports(
             slot=t + 1,
             gain=self._gain_now if self.genie_csi else gain,
             queue_bits=self._queue_bits.astype(np.float32),
             queue_packets=self._queue_packets.astype(np.float32),
-            interference_w=own.astype(np.float32),
-            spectral_efficiency_bps_hz=efficiency.astype(np.float32),
+            interference_w=own.astype(np.float32).reshape(b, s, k, u).transpose(0, 2, 3, 1),
+            spectral_efficiency_bps_hz=efficiency.astype(np.float32).reshape(b, s, k, u).transpose(0, 2, 3, 1),
             active=self._active,
             user_pos_m=self._user_pos,
             node_pos_m=self._node_pos,

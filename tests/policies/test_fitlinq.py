@@ -1,14 +1,16 @@
 """Fair-ITLinQ: the greedy against its definition, the pairwise SNR/INR conditions of the on-set,
-per-layout parameters, and the policy's controls."""
+the parameters the world publishes, and the policy's controls."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from e2_sim.scenarios import load_scenario
+from e2_sim.scenarios.multicell import MulticellScenario
 from ric.protocol import NodeSpec, Reports, WorldSpec
 from xapps.policies import PolicyError, make_policy
-from xapps.policies.itlinq import FITLINQ_PARAMS, FairItlinqParams, fair_itlinq_on, fitlinq_params
+from xapps.policies.itlinq import FairItlinqParams, fair_itlinq_on, fitlinq_params
 from xapps.policies.optimizers import link_gains
 
 NOISE_DBM = -114.0
@@ -16,6 +18,18 @@ MAX_POWER_DBM = 23.0
 NOISE_W = 10 ** ((NOISE_DBM - 30) / 10)
 P_MAX_W = 10 ** ((MAX_POWER_DBM - 30) / 10)
 K, S = 19, 3
+# The thresholds the authors tuned for the two deployments (Zhang & Guo's public code).
+AUTHORS_PARAMS = {
+    "hex19": FairItlinqParams(eta=0.7, eta_bar=0.5, c=10.0, c_bar=0.1, snr_threshold_lin=1200.0),
+    "random19": FairItlinqParams(eta=0.7, eta_bar=0.5, c=20.0, c_bar=2.0, snr_threshold_lin=5000.0),
+}
+
+
+def preset_static(name: str) -> dict:
+    """What a world of preset ``name`` publishes about Fair-ITLinQ."""
+    scenario = load_scenario(name)
+    assert isinstance(scenario, MulticellScenario)
+    return {"fitlinq": scenario.fitlinq.model_dump()}
 
 
 def multicell_spec(n_users: int = 3, scenario: str = "hex19", static: dict | None = None) -> WorldSpec:
@@ -23,7 +37,9 @@ def multicell_spec(n_users: int = 3, scenario: str = "hex19", static: dict | Non
         NodeSpec(node_id=i, name=f"bs_{i}", kind="gnb", n_users=n_users, n_resources=S, max_power_dbm=MAX_POWER_DBM)
         for i in range(K)
     )
-    return WorldSpec(scenario, "multicell", 0.02, n_users, S, 10e6, NOISE_DBM, nodes, static or {})
+    if static is None:
+        static = preset_static(scenario)
+    return WorldSpec(scenario, "multicell", 0.02, n_users, S, 10e6, NOISE_DBM, nodes, static)
 
 
 def multicell_reports(rng: np.random.Generator, spec: WorldSpec, batch: int) -> Reports:
@@ -49,10 +65,15 @@ def multicell_reports(rng: np.random.Generator, spec: WorldSpec, batch: int) -> 
     gain = path_gain[None, :, :, None, :] * rng.exponential(1.0, (batch, K, u, S, K)) * active[..., None, None]
     queue = np.where(active, rng.poisson(1.5, (batch, K, u)), 0).astype(np.float32)
     return Reports(
-        slot=0, gain=gain.astype(np.float32), queue_bits=queue * 5e5, queue_packets=queue,
+        slot=0,
+        gain=gain.astype(np.float32),
+        queue_bits=queue * 5e5,
+        queue_packets=queue,
         interference_w=np.zeros((batch, K, u, S), np.float32),
-        spectral_efficiency_bps_hz=np.zeros((batch, K, u, S), np.float32), active=active,
-        user_pos_m=np.zeros((batch, K, u, 3), np.float32), node_pos_m=np.zeros((batch, K, 3), np.float32),
+        spectral_efficiency_bps_hz=np.zeros((batch, K, u, S), np.float32),
+        active=active,
+        user_pos_m=np.zeros((batch, K, u, 3), np.float32),
+        node_pos_m=np.zeros((batch, K, 3), np.float32),
     )
 
 
@@ -64,8 +85,9 @@ def may_follow(inr: np.ndarray, j: int, i: int, same_tx: np.ndarray, p: FairItli
     return bool(received_ok and inr[i, j] <= caused_max and not same_tx[i, j])
 
 
-def reference_on(inr: np.ndarray, candidate: np.ndarray, order: np.ndarray, same_tx: np.ndarray,
-                 p: FairItlinqParams) -> np.ndarray:
+def reference_on(
+    inr: np.ndarray, candidate: np.ndarray, order: np.ndarray, same_tx: np.ndarray, p: FairItlinqParams
+) -> np.ndarray:
     """The greedy written out link by link."""
     on = np.zeros(candidate.shape, dtype=bool)
     for m in range(candidate.shape[0]):
@@ -81,7 +103,7 @@ def same_tx(n_users: int) -> np.ndarray:
 
 @pytest.mark.parametrize("layout", ["hex19", "random19"])
 def test_vectorized_greedy_equals_the_definition(layout: str) -> None:
-    params = FITLINQ_PARAMS[layout]
+    params = AUTHORS_PARAMS[layout]
     for seed in range(8):
         rng = np.random.default_rng(seed)
         spec = multicell_spec(3 if layout == "hex19" else 5)
@@ -101,7 +123,7 @@ def test_policy_on_set_meets_the_pairwise_conditions(scenario: str) -> None:
     u = spec.n_users_max
     policy = make_policy("fitlinq", spec, seed=3)
     assert policy.genie
-    params = FITLINQ_PARAMS[scenario]
+    params = AUTHORS_PARAMS[scenario]
     tx = same_tx(u)
     for seed in range(4):
         reports = multicell_reports(np.random.default_rng(seed), spec, batch=2)
@@ -135,18 +157,24 @@ def test_thresholds_decide_how_many_links_share_a_subband() -> None:
     assert np.all((alone.user[0] >= 0).sum(axis=0) == 1)  # only the first link of each subband
 
 
-def test_parameters_come_from_static_else_the_layout_table() -> None:
-    hex19 = FairItlinqParams(eta=0.7, eta_bar=0.5, c=10.0, c_bar=0.1, snr_threshold_lin=1200.0)
-    assert fitlinq_params(multicell_spec()) == hex19
-    assert fitlinq_params(multicell_spec(5, "random19")).c == 20.0
+@pytest.mark.parametrize("name", ["hex19", "random19"])
+def test_the_presets_publish_the_authors_parameters(name: str) -> None:
+    from e2_sim.world import make_world
+
+    spec = make_world(load_scenario(name)).spec
+    assert fitlinq_params(spec) == AUTHORS_PARAMS[name]
+    assert make_policy("fitlinq", spec).params == AUTHORS_PARAMS[name]  # type: ignore[attr-defined]
+
+
+def test_parameters_come_from_the_world_spec() -> None:
     custom = {"eta": 0.6, "eta_bar": 0.4, "c": 5.0, "c_bar": 1.0, "snr_threshold_lin": 800.0}
     assert fitlinq_params(multicell_spec(scenario="my-layout", static={"fitlinq": custom})) == FairItlinqParams(
         **custom
     )
-    renamed_random = multicell_spec(5, "my-layout", static={"layout": "random"})
-    assert fitlinq_params(renamed_random) == FITLINQ_PARAMS["random19"]
+    # the scenario's name plays no part: only what the world publishes
+    assert fitlinq_params(multicell_spec(scenario="hex19", static={"fitlinq": custom})).c == 5.0
     with pytest.raises(PolicyError, match="no Fair-ITLinQ parameters for scenario 'my-layout'"):
-        make_policy("fitlinq", multicell_spec(scenario="my-layout"))
+        make_policy("fitlinq", multicell_spec(scenario="my-layout", static={"layout": "hexagonal"}))
     with pytest.raises(PolicyError, match="must hold exactly the keys"):
         fitlinq_params(multicell_spec(static={"fitlinq": {"eta": 0.7}}))
     with pytest.raises(PolicyError, match="must be a positive number"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -10,6 +11,8 @@ from scipy import stats
 from scipy.special import j0
 
 from e2_sim.channel.fading import (
+    MAGNITUDE_BITS,
+    TABLE_SIZE,
     GaussMarkovRayleigh,
     GaussMarkovRician,
     complex_gaussian_table,
@@ -26,6 +29,9 @@ RHO_ABS_TOL = 0.02
 KS_ALPHA = 1e-3
 # Exactness of the table's moments (float32 rounding).
 TABLE_TOL = 1e-5
+# The table's magnitude levels are bin means: E|e|⁴ falls short of 2 by the within-bin variance,
+# about 1/1024 here.
+FOURTH_MOMENT_TOL = 4.0 / (1 << MAGNITUDE_BITS)
 
 RHO = gauss_markov_rho(10.0, 0.02)
 POWER = 4.0 / math.pi
@@ -43,14 +49,17 @@ def test_rho_is_jakes_at_the_slot_period() -> None:
 
 def test_table_is_a_unit_power_circular_gaussian() -> None:
     table = complex_gaussian_table().astype(np.complex128)
-    assert table.shape == (65536,)
+    assert table.shape == (TABLE_SIZE,) and TABLE_SIZE == 8192
     assert np.mean(np.abs(table) ** 2) == pytest.approx(1.0, abs=TABLE_TOL)
     assert abs(np.mean(table)) < TABLE_TOL
     assert abs(np.mean(table**2)) < TABLE_TOL  # circular: Re and Im uncorrelated, equal variance
     assert np.var(table.real) == pytest.approx(0.5, abs=TABLE_TOL)
-    # |e|² follows Exp(1) up to the table's resolution and tail cut
+    # fourth moments of a circular Gaussian: E|e|⁴ = 2, E[Re⁴] = 3/4
+    assert np.mean(np.abs(table) ** 4) == pytest.approx(2.0, abs=FOURTH_MOMENT_TOL)
+    assert np.mean(table.real**4) == pytest.approx(0.75, abs=FOURTH_MOMENT_TOL)
+    # |e|² follows Exp(1) up to the table's resolution; the last level is the tail's mean
     assert stats.kstest(np.abs(table) ** 2, "expon").statistic < 1e-3
-    assert np.max(np.abs(table) ** 2) < math.log(4096.0) * 1.01
+    assert np.max(np.abs(table) ** 2) == pytest.approx(1.0 + math.log(1 << MAGNITUDE_BITS), rel=1e-6)
 
 
 def test_stationary_power_autocorrelation_and_exponential_law() -> None:
@@ -116,3 +125,38 @@ def test_rician_k_per_link_broadcasts() -> None:
     power = fading.reset(_rngs([4]))[0].astype(np.float64)
     assert power[0].std() < 0.1  # almost pure line of sight: |h|² ≈ 1
     assert power[1].std() == pytest.approx(1.0, rel=0.05)  # almost Rayleigh: exponential, std = mean
+
+
+@pytest.mark.parametrize("cls", [GaussMarkovRayleigh, GaussMarkovRician])
+def test_power_block_is_the_same_as_stepping(cls: type[GaussMarkovRayleigh], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of slots, chunks of worlds and a scale give exactly what `step` gives, world by world."""
+    import e2_sim.channel.fading as fading
+
+    shape = (4, 3, 5)
+    arg: Any = POWER if cls is GaussMarkovRayleigh else np.linspace(-5.0, 10.0, 5)
+    scale = np.random.default_rng(0).uniform(0.5, 2.0, size=shape).astype(np.float32)
+    stepped = cls(shape, RHO, arg)
+    stepped.reset(_rngs([5, 6, 7]))
+    expected = [stepped.step().copy() for _ in range(12)]
+    for chunk in (1 << 16, 2 * 60):  # all worlds at once; two worlds per chunk
+        monkeypatch.setattr(fading, "_CHUNK_COEFFICIENTS", chunk)
+        blocked = cls(shape, RHO, arg)
+        blocked.reset(_rngs([5, 6, 7]))
+        got = [blocked.power_block(5), blocked.power_block(1), blocked.power_block(6, scale)]
+        slots = np.concatenate(got)
+        assert slots.shape == (12, 3, *shape) and slots.dtype == np.float32
+        np.testing.assert_array_equal(slots[:6], np.stack(expected[:6]))
+        np.testing.assert_array_equal(slots[6:], np.stack(expected[6:]) * scale)
+        np.testing.assert_array_equal(blocked.h, stepped.h)
+
+
+def test_power_block_after_step_uses_the_innovations_drawn_ahead() -> None:
+    single = GaussMarkovRayleigh((7,), RHO, POWER)
+    mixed = GaussMarkovRayleigh((7,), RHO, POWER)
+    single.reset(_rngs([3]))
+    mixed.reset(_rngs([3]))
+    expected = np.stack([single.step().copy() for _ in range(40)])
+    first = mixed.step().copy()  # draws a block of slots ahead
+    assert mixed.block_slots >= 1
+    rest = mixed.power_block(39)
+    np.testing.assert_array_equal(np.concatenate([first[None], rest]), expected)

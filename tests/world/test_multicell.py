@@ -55,6 +55,7 @@ def test_hex19_spec_follows_the_preset() -> None:
     assert node.power_levels_dbm == (0.0, 5.75, 11.5, 17.25, 23.0)
     assert spec.static["packet_bits"] == 500_000 and spec.static["sinr_clip_db"] == [-20.0, 30.0]
     assert spec.static["fading_rho"] == pytest.approx(0.6425, abs=5e-5)
+    assert spec.static["fitlinq"] == {"eta": 0.7, "eta_bar": 0.5, "c": 10.0, "c_bar": 0.1, "snr_threshold_lin": 1200.0}
 
 
 def test_hexagonal_layout_geometry() -> None:
@@ -102,6 +103,8 @@ def test_bad_scenario_values_give_one_line_errors() -> None:
         load_scenario("hex19", {"layout": "random"})
     with pytest.raises(ScenarioError, match="power_levels_dbm"):
         load_scenario("hex19", {"power_levels_dbm": [30.0]})
+    with pytest.raises(ScenarioError, match="fitlinq"):
+        load_scenario("hex19", {"fitlinq.c_bar": 0.0})
 
 
 # -- neighbours ---------------------------------------------------------------------------------
@@ -170,10 +173,11 @@ def test_reports_carry_last_slots_channel_unless_genie() -> None:
     g_reports, d_reports = genie.reset([8]), delayed.reset([8])
     off = Controls.off(1, 2, 1)
     for _ in range(4):
-        previous = g_reports.gain.copy()
+        previous, previous_array = g_reports.gain.copy(), g_reports.gain
         g_reports, _ = genie.step(off)
         d_reports, _ = delayed.step(off)
         np.testing.assert_array_equal(d_reports.gain, previous)  # one slot old = genie's of last slot
+        np.testing.assert_array_equal(previous_array, previous)  # stepping left the handed-out gains as they were
     assert not np.array_equal(g_reports.gain, d_reports.gain)
 
 
@@ -201,6 +205,10 @@ def test_out_of_range_controls_mean_off_and_power_is_clipped() -> None:
     tx = reports.extra["tx_power_w"][0]
     assert np.all(tx[0] == 0.0) and np.all(tx[1] == 0.0) and tx[2, 0] == 0.0
     np.testing.assert_allclose(tx[3:], np.float32(P_MAX_W))
+    # only the chosen device of a transmitting node is served; the others of its cell hear it
+    efficiency = reports.spectral_efficiency_bps_hz[0]
+    assert np.all(efficiency[:2] == 0.0) and efficiency[2, 0, 0] == 0.0
+    assert np.all(efficiency[3:, 0] > 0.0) and np.all(efficiency[3:, 1:] == 0.0)
     with pytest.raises(ValueError, match=r"controls\.power_w"):
         short = controls.power_w[:, :, :2]
         world.step(Controls(user=controls.user, power_w=short, mask=controls.mask, move_m=controls.move_m))

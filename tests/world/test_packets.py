@@ -6,8 +6,9 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
-from e2_sim.traffic.packets import PacketQueues, PoissonArrivals
+from e2_sim.traffic.packets import PacketQueues, PoissonArrivals, poisson_cdf
 
 SLOT_S = 0.01
 L = 100  # packet size [bit]
@@ -15,6 +16,10 @@ L = 100  # packet size [bit]
 DELAY_TOL_S = 1e-12
 # Mean of Poisson counts within this many standard errors.
 MEAN_TOL_SIGMAS = 5.0
+# Chi-square goodness of fit of the Poisson sampler: reject only below this p-value.
+CHI2_ALPHA = 1e-4
+# Distribution-function tables: float64 rounding of log-probabilities of counts up to ~2e5.
+CDF_TOL = 1e-9
 
 
 def test_hand_made_trace_gives_exact_delays() -> None:
@@ -150,3 +155,74 @@ def test_bad_parameters_are_refused() -> None:
     with pytest.raises(ValueError, match="rate_per_slot"):
         PoissonArrivals(np.array([-1.0]))
     assert math.isfinite(PacketQueues(1, L, SLOT_S).slot_s)
+
+
+def test_poisson_cdf_table_is_the_distribution_function() -> None:
+    for rate in (0.4, 7.3, 150.0, 2e5):
+        first, cdf = poisson_cdf(rate)
+        k = np.arange(first, first + cdf.size)
+        np.testing.assert_allclose(cdf, stats.poisson.cdf(k, rate), atol=CDF_TOL)
+        assert stats.poisson.cdf(first - 1, rate) < CDF_TOL and cdf[-1] == pytest.approx(1.0, abs=CDF_TOL)
+    assert poisson_cdf(0.0) == (0, pytest.approx(np.ones(1)))
+
+
+@pytest.mark.parametrize("rate", [0.4, 7.3, 150.0])
+def test_poisson_sampler_follows_the_poisson_law(rate: float) -> None:
+    """Counts by inversion (guide table, exact search in the cells a step falls into) are Poisson."""
+    arrivals = PoissonArrivals(np.full(50, rate), block_slots=200)
+    arrivals.reset([np.random.default_rng(7)])
+    counts = np.concatenate([arrivals.draw_block().reshape(-1) for _ in range(4)])  # 40 000 draws
+    # bins: every count from the 1e-4 to the 1e-4 upper quantile, the tails folded into the ends
+    low, high = stats.poisson.ppf([1e-4, 1 - 1e-4], rate).astype(int)
+    observed = np.bincount(np.clip(counts, low, high) - low, minlength=high - low + 1)
+    probability = np.diff(stats.poisson.cdf(np.arange(low - 1, high + 1), rate))
+    probability[0] += stats.poisson.cdf(low - 1, rate)
+    probability[-1] += stats.poisson.sf(high, rate)
+    expected = probability * counts.size
+    keep = expected >= 5.0
+    chi2 = np.sum((observed[keep] - expected[keep]) ** 2 / expected[keep])
+    assert stats.chi2.sf(chi2, keep.sum() - 1) > CHI2_ALPHA
+    assert counts.mean() == pytest.approx(rate, abs=MEAN_TOL_SIGMAS * np.sqrt(rate / counts.size))
+
+
+def test_poisson_blocks_and_slots_draw_the_same_counts() -> None:
+    rate = np.array([0.4, 0.0, 3.0, 0.4])
+    by_slot, by_block = PoissonArrivals(rate, block_slots=8), PoissonArrivals(rate, block_slots=8)
+    by_slot.reset([np.random.default_rng(1), np.random.default_rng(2)])
+    by_block.reset([np.random.default_rng(1), np.random.default_rng(2)])
+    slots = np.stack([by_slot.draw().copy() for _ in range(24)])
+    first = by_block.draw().copy()  # one slot, then the rest of its block, then whole blocks
+    blocks = [first[None], by_block.draw_block(), by_block.draw_block(), by_block.draw_block()]
+    assert [x.shape[0] for x in blocks] == [1, 7, 8, 8]
+    np.testing.assert_array_equal(np.concatenate(blocks), slots)
+    assert np.all(slots[:, :, 1] == 0)
+    with pytest.raises(ValueError, match="rate_per_slot"):
+        PoissonArrivals(np.array([1e8]))
+
+
+def test_preloaded_arrivals_give_the_same_queues_and_delays() -> None:
+    rng = np.random.default_rng(3)
+    counts = rng.poisson(0.8, size=(3, 40, 2, 5))  # blocks × slots × worlds × queues
+    plain, preloaded = PacketQueues(5, L, SLOT_S, initial_capacity=4), PacketQueues(5, L, SLOT_S, initial_capacity=4)
+    plain.reset(2)
+    preloaded.reset(2)
+    slot = 0
+    for block in counts:
+        preloaded.preload(block, slot)
+        for packets in block:
+            plain.arrive(packets, slot)
+            assert np.all(preloaded.arrive(packets, slot) == 0)
+            np.testing.assert_array_equal(preloaded.queue_bits, plain.queue_bits)
+            bits = rng.integers(0, 3 * L, size=(2, 5))
+            a, b = plain.serve(bits, slot), preloaded.serve(bits, slot)
+            for x, y in zip(a, b, strict=True):
+                np.testing.assert_array_equal(x, y)
+            slot += 1
+    assert preloaded.capacity > 4  # preloading grew the rings
+    for x, y in zip(plain.queued_packet_ages_s(slot), preloaded.queued_packet_ages_s(slot), strict=True):
+        np.testing.assert_array_equal(x, y)
+    preloaded.preload(counts[0], slot)
+    with pytest.raises(RuntimeError, match="preloaded"):
+        preloaded.arrive(counts[0, 0], slot + 1)
+    with pytest.raises(ValueError, match="unbounded"):
+        PacketQueues(5, L, SLOT_S, buffer_packets=3).preload(counts[0], 0)

@@ -11,9 +11,9 @@ only if, against every link ``i`` already on,
 and its AP does not already serve another device on that subband (the world serves one device
 per AP and subband; the authors' public simulator lets an AP superpose several links instead).
 SNR and INR are linear, at full power, on the current channel; links that are on transmit at full
-power. Parameters per layout come from ``WorldSpec.static["fitlinq"]`` when the world publishes
-them, else from `FITLINQ_PARAMS` keyed by the scenario name or the announced layout
-(`fitlinq_params`).
+power. The thresholds are tuned per deployment; the world publishes them as
+``WorldSpec.static["fitlinq"]`` (the ``[fitlinq]`` table of the multicell presets,
+`fitlinq_params`).
 
 Reference: N. Naderializadeh and A. S. Avestimehr, "ITLinQ: a new approach for spectrum
 sharing in device-to-device communication systems", IEEE JSAC 2014 (Fair ITLinQ variant).
@@ -73,37 +73,15 @@ class FairItlinqParams:
         return cls(**values)
 
 
-# Parameters the authors tuned per layout (hex19: regular hexagonal grid; random19: perturbed).
-FITLINQ_PARAMS: dict[str, FairItlinqParams] = {
-    "hex19": FairItlinqParams(eta=0.7, eta_bar=0.5, c=10.0, c_bar=0.1, snr_threshold_lin=1200.0),
-    "random19": FairItlinqParams(eta=0.7, eta_bar=0.5, c=20.0, c_bar=2.0, snr_threshold_lin=5000.0),
-}
-
-
-# A world built from a renamed or user scenario file still announces its layout kind.
-_LAYOUT_PARAMS: dict[str, str] = {"hexagonal": "hex19", "random": "random19"}
-
-
 def fitlinq_params(spec: WorldSpec) -> FairItlinqParams:
-    """Fair-ITLinQ parameters for a world.
-
-    In order: ``spec.static["fitlinq"]`` (a mapping with the fields of `FairItlinqParams`), the
-    `FITLINQ_PARAMS` entry of ``spec.scenario``, the entry of the layout in
-    ``spec.static["layout"]`` (``hexagonal`` -> hex19, ``random`` -> random19); `PolicyError`
-    when none applies.
-    """
-    if "fitlinq" in spec.static:
-        return FairItlinqParams.from_mapping(spec.static["fitlinq"], 'static["fitlinq"]')
-    params = FITLINQ_PARAMS.get(spec.scenario)
-    if params is None:
-        params = FITLINQ_PARAMS.get(_LAYOUT_PARAMS.get(str(spec.static.get("layout")), ""))
-    if params is None:
+    """Fair-ITLinQ parameters of a world: ``spec.static["fitlinq"]``, a mapping with the fields of
+    `FairItlinqParams`; `PolicyError` when the world publishes none or a malformed one."""
+    if "fitlinq" not in spec.static:
         raise PolicyError(
             f"no Fair-ITLinQ parameters for scenario {spec.scenario!r}: the world publishes no "
-            f'static["fitlinq"], and the built-in table covers {", ".join(sorted(FITLINQ_PARAMS))} '
-            f"and the layouts {', '.join(sorted(_LAYOUT_PARAMS))}"
+            'static["fitlinq"] (a multicell scenario sets them in its [fitlinq] table)'
         )
-    return params
+    return FairItlinqParams.from_mapping(spec.static["fitlinq"], 'static["fitlinq"]')
 
 
 def fair_itlinq_on(
