@@ -7,6 +7,7 @@ line on stderr and exit status 2, never a traceback.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -183,6 +184,9 @@ def ric(
 ) -> None:
     """Run the near-RT RIC: E2 and xApp terminations over ZeroMQ and gRPC, Admin, /metrics."""
     import asyncio
+
+    # gRPC's C core would print its own line about a busy port before ours; the RIC reports it
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 
     from pydantic import ValidationError
 
@@ -518,7 +522,7 @@ def main() -> None:
     except Exception as exc:
         if not isinstance(exc, _user_errors()):
             raise
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
 
 

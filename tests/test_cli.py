@@ -71,3 +71,22 @@ def test_eval_writes_the_documented_json(tmp_path: Path) -> None:
         assert kpis["decision_time_us"]["p50"] > 0
         assert kpis["decision_time_us"]["p99"] >= kpis["decision_time_us"]["p50"]
     assert (tmp_path / "plots" / "hex19_delay_cdf.png").stat().st_size > 1000
+
+
+def test_ric_port_in_use_is_one_line() -> None:
+    import socket
+
+    for flag, scheme in (("--e2-grpc", ""), ("--e2-zmq", "tcp://")):
+        with socket.socket() as busy:
+            busy.bind(("127.0.0.1", 0))
+            busy.listen()
+            port = busy.getsockname()[1]
+            free = {"--e2-zmq": "tcp://127.0.0.1:0", "--e2-grpc": "127.0.0.1:0", "--xapp-zmq": "tcp://127.0.0.1:0",
+                    "--xapp-grpc": "127.0.0.1:0", "--admin-grpc": "127.0.0.1:0"}
+            free[flag] = f"{scheme}127.0.0.1:{port}"
+            args = [item for pair in free.items() for item in pair]
+            result = run_cli("ric", *args, "--metrics-port", "0", timeout=60)
+        assert result.returncode == 2, result.stderr
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1, result.stderr
+        assert str(port) in lines[0] and "Traceback" not in result.stderr
