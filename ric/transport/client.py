@@ -11,35 +11,21 @@ use it without the RIC core.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import math
 import os
-import queue
-import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
 from typing import Any, Generic, Literal, Self, TypeVar, cast, overload
 
-import grpc
 import zmq
 import zmq.asyncio
 from google.protobuf.message import DecodeError
 
 from ric.protocol.gen import e2ap_pb2
-from ric.transport.base import E2_METHOD, XAPP_METHOD, LinkKind, TransportError, TransportName, parse_address
+from ric.transport.base import LinkKind, TransportError, TransportName, parse_address
 
 Pdu = e2ap_pb2.E2Pdu | e2ap_pb2.XappPdu
 P = TypeVar("P", e2ap_pb2.E2Pdu, e2ap_pb2.XappPdu)
-CLIENT_OPTIONS: tuple[tuple[str, Any], ...] = (
-    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-    ("grpc.max_send_message_length", 64 * 1024 * 1024),
-    ("grpc.keepalive_time_ms", 10_000),
-    ("grpc.keepalive_timeout_ms", 5_000),
-    ("grpc.keepalive_permit_without_calls", 1),
-)
-
 
 class LinkClosed(TransportError):
     """The RIC ended the connection."""
@@ -183,69 +169,6 @@ class ZmqClient(Client[P]):
             self._sock.close(0)
 
 
-class GrpcClient(Client[P]):
-    """Blocking bidirectional gRPC stream (a writer queue feeds the call; a thread reads)."""
-
-    transport: TransportName = "grpc"
-
-    def __init__(self, address: str, kind: LinkKind, *, connect_timeout_s: float = 5.0) -> None:
-        self.address = address
-        self.kind = kind
-        self.envelope = _envelope(kind)  # type: ignore[assignment]
-        self._channel = grpc.insecure_channel(address, options=CLIENT_OPTIONS)
-        try:
-            grpc.channel_ready_future(self._channel).result(timeout=connect_timeout_s)
-        except grpc.FutureTimeoutError:
-            self._channel.close()
-            raise TransportError(f"cannot reach the RIC at {address} within {connect_timeout_s:g} s") from None
-        self._out: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-        self._in: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-        method = self._channel.stream_stream(E2_METHOD if kind == "e2" else XAPP_METHOD)
-        self._call = method(self._requests())
-        self._closed = False
-        self._reader = threading.Thread(target=self._read, name=f"grpc-{kind}-reader", daemon=True)
-        self._reader.start()
-
-    def _requests(self) -> Iterator[bytes]:
-        while True:
-            item = self._out.get()
-            if item is None:
-                return
-            yield item
-
-    def _read(self) -> None:
-        try:
-            for data in self._call:
-                self._in.put(data)
-        except grpc.RpcError:
-            pass  # stream ended (RIC stopped or this client closed)
-        finally:
-            self._in.put(None)
-
-    def send_bytes(self, data: bytes) -> None:
-        if self._closed:
-            raise LinkClosed(f"connection to {self.address} is closed")
-        self._out.put(data)
-
-    def recv_bytes(self, timeout_s: float | None = None) -> bytes | None:
-        try:
-            data = self._in.get(timeout=timeout_s)
-        except queue.Empty:
-            return None
-        if data is None:
-            self._in.put(None)
-            raise LinkClosed(f"the RIC at {self.address} closed the stream")
-        return data
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._out.put(None)
-            self._call.cancel()
-            self._channel.close()
-            self._reader.join(timeout=2.0)
-
-
 @overload
 def connect(address: str, kind: Literal["e2"], *, identity: bytes | None = None, hwm_msgs: int = 1000,
             connect_timeout_s: float = 5.0, busy_poll: bool = False) -> Client[e2ap_pb2.E2Pdu]: ...
@@ -277,6 +200,8 @@ def connect(address: str, kind: LinkKind, *, identity: bytes | None = None, hwm_
     transport, target = parse_address(address)
     if transport == "zmq":
         return ZmqClient(target, kind, identity=identity, hwm_msgs=hwm_msgs, busy_poll=busy_poll)
+    from ric.transport.grpc_client import GrpcClient  # gRPC is loaded only by processes that use it
+
     return GrpcClient(target, kind, connect_timeout_s=connect_timeout_s)
 
 
@@ -346,52 +271,6 @@ class AsyncZmqClient(AsyncClient[P]):
             self._sock.close(0)
 
 
-class AsyncGrpcClient(AsyncClient[P]):
-    """Bidirectional ``grpc.aio`` stream call."""
-
-    transport: TransportName = "grpc"
-
-    def __init__(self, address: str, kind: LinkKind) -> None:
-        self.address = address
-        self.kind = kind
-        self.envelope = _envelope(kind)  # type: ignore[assignment]
-        self._channel = grpc.aio.insecure_channel(address, options=CLIENT_OPTIONS)
-        self._call: Any = None
-
-    async def open(self, connect_timeout_s: float = 5.0) -> None:
-        try:
-            await asyncio.wait_for(self._channel.channel_ready(), connect_timeout_s)
-        except TimeoutError:
-            await self._channel.close()
-            raise TransportError(f"cannot reach the RIC at {self.address} within {connect_timeout_s:g} s") from None
-        self._call = self._channel.stream_stream(E2_METHOD if self.kind == "e2" else XAPP_METHOD)()
-
-    async def send_bytes(self, data: bytes) -> None:
-        try:
-            await self._call.write(data)
-        except (grpc.RpcError, grpc.aio.UsageError, asyncio.InvalidStateError) as exc:
-            raise LinkClosed(f"connection to {self.address} is closed: {exc}") from None
-
-    async def recv_bytes(self, timeout_s: float | None = None) -> bytes | None:
-        try:
-            data = await asyncio.wait_for(self._call.read(), timeout_s)
-        except TimeoutError:
-            return None
-        except grpc.RpcError as exc:
-            raise LinkClosed(f"the RIC at {self.address} closed the stream: {exc}") from None
-        if data is grpc.aio.EOF:
-            raise LinkClosed(f"the RIC at {self.address} closed the stream")
-        result: bytes = data
-        return result
-
-    async def close(self) -> None:
-        if self._call is not None:
-            with contextlib.suppress(grpc.RpcError, grpc.aio.UsageError, asyncio.InvalidStateError):
-                await self._call.done_writing()
-            self._call.cancel()
-        await self._channel.close()
-
-
 @overload
 async def connect_async(address: str, kind: Literal["e2"], *, identity: bytes | None = None,
                         hwm_msgs: int = 1000, connect_timeout_s: float = 5.0) -> AsyncClient[e2ap_pb2.E2Pdu]: ...
@@ -407,6 +286,8 @@ async def connect_async(address: str, kind: LinkKind, *, identity: bytes | None 
     transport, target = parse_address(address)
     if transport == "zmq":
         return AsyncZmqClient(target, kind, identity=identity, hwm_msgs=hwm_msgs)
+    from ric.transport.grpc_client import AsyncGrpcClient
+
     client: AsyncGrpcClient[Any] = AsyncGrpcClient(target, kind)
     await client.open(connect_timeout_s)
     return client
@@ -414,10 +295,8 @@ async def connect_async(address: str, kind: LinkKind, *, identity: bytes | None 
 
 __all__ = [
     "AsyncClient",
-    "AsyncGrpcClient",
     "AsyncZmqClient",
     "Client",
-    "GrpcClient",
     "LinkClosed",
     "Pdu",
     "ZmqClient",
