@@ -243,38 +243,39 @@ class Layout:
         return cls.cached(entries)
 
     @classmethod
+    def _of(cls, holder: NodeReport | Reports | NodeControl | Controls, names: tuple[str, ...],
+            dtypes: Mapping[str, np.dtype], lead: int) -> Layout:
+        """Layout of the arrays ``names`` and the extras of ``holder``, dropping ``lead`` axes."""
+        entries = [(name, dtypes[name], np.shape(getattr(holder, name))[lead:]) for name in names]
+        extra = sorted(holder.extra.items())
+        entries += [(EXTRA_PREFIX + k, np.asarray(v).dtype, np.shape(v)[lead:]) for k, v in extra]
+        return cls.cached(entries)
+
+    @classmethod
     def of_report(cls, report: NodeReport) -> Layout:
         """Per-node wire layout of ``report`` (canonical dtypes, extras sorted by name)."""
-        entries = [(name, REPORT_DTYPES[name], np.shape(getattr(report, name))) for name in REPORT_ARRAYS]
-        entries += [(EXTRA_PREFIX + k, np.asarray(v).dtype, np.shape(v)) for k, v in sorted(report.extra.items())]
-        layout = cls.cached(entries)
+        layout = cls._of(report, REPORT_ARRAYS, REPORT_DTYPES, 0)
         _check_report_layout(layout)
         return layout
 
     @classmethod
     def of_reports(cls, reports: Reports) -> Layout:
         """Per-node wire layout of world-level ``reports`` (drops the ``(B, K)`` axes)."""
-        entries = [(name, REPORT_DTYPES[name], np.shape(getattr(reports, name))[2:]) for name in REPORT_ARRAYS]
-        entries += [(EXTRA_PREFIX + k, np.asarray(v).dtype, np.shape(v)[2:]) for k, v in sorted(reports.extra.items())]
-        layout = cls.cached(entries)
+        layout = cls._of(reports, REPORT_ARRAYS, REPORT_DTYPES, 2)
         _check_report_layout(layout)
         return layout
 
     @classmethod
     def of_control(cls, control: NodeControl) -> Layout:
         """Per-node wire layout of ``control`` (canonical dtypes, extras sorted by name)."""
-        entries = [(name, CONTROL_DTYPES[name], np.shape(getattr(control, name))) for name in CONTROL_ARRAYS]
-        entries += [(EXTRA_PREFIX + k, np.asarray(v).dtype, np.shape(v)) for k, v in sorted(control.extra.items())]
-        layout = cls.cached(entries)
+        layout = cls._of(control, CONTROL_ARRAYS, CONTROL_DTYPES, 0)
         _check_control_layout(layout)
         return layout
 
     @classmethod
     def of_controls(cls, controls: Controls) -> Layout:
         """Per-node wire layout of world-level ``controls`` (drops the ``(B, K)`` axes)."""
-        entries = [(name, CONTROL_DTYPES[name], np.shape(getattr(controls, name))[2:]) for name in CONTROL_ARRAYS]
-        entries += [(EXTRA_PREFIX + k, np.asarray(v).dtype, np.shape(v)[2:]) for k, v in sorted(controls.extra.items())]
-        layout = cls.cached(entries)
+        layout = cls._of(controls, CONTROL_ARRAYS, CONTROL_DTYPES, 2)
         _check_control_layout(layout)
         return layout
 
