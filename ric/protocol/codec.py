@@ -495,6 +495,24 @@ def _payload_layout(msg: e2sm_pb2.SlotReport | e2sm_pb2.SlotControl, expected: L
 # ---------------------------------------------------------------------- reports
 
 
+def _wire_arrays(holder: NodeReport | Reports | NodeControl | Controls, names: tuple[str, ...]) -> list[np.ndarray]:
+    """The arrays of ``holder`` in wire order: ``names``, then the extras sorted by name."""
+    arrays = [getattr(holder, name) for name in names]
+    if holder.extra:
+        arrays += [holder.extra[k] for k in sorted(holder.extra)]
+    return arrays
+
+
+def _fill(msg: _Msg, node_ids: Sequence[int], slot: int, layout: Layout, data: bytes) -> _Msg:
+    """Write a payload's fields (node ids, slot, layout, packed data) into ``msg``."""
+    del msg.node_ids[:]
+    msg.node_ids.extend(node_ids)
+    msg.slot = int(slot)
+    msg.layout = layout.layout_bytes
+    msg.data = data
+    return msg
+
+
 def encode_reports(
     reports: Reports,
     nodes: Sequence[int] | np.ndarray | None = None,
@@ -527,17 +545,10 @@ def encode_reports(
         layout = Layout.of_reports(reports)
     index, ids = _node_index(nodes, reports.n_nodes)
     b = batch_index
-    sources = [getattr(reports, name) for name in REPORT_ARRAYS]
-    if reports.extra:
-        sources += [reports.extra[k] for k in sorted(reports.extra)]
+    sources = _wire_arrays(reports, REPORT_ARRAYS)
     arrays = [src[b] for src in sources] if index is None else [src[b, index] for src in sources]
     msg = out if out is not None else e2sm_pb2.SlotReport()
-    del msg.node_ids[:]
-    msg.node_ids.extend(ids)
-    msg.slot = int(reports.slot)
-    msg.layout = layout.layout_bytes
-    msg.data = layout.stacked(len(ids)).pack(arrays)
-    return msg
+    return _fill(msg, ids, reports.slot, layout, layout.stacked(len(ids)).pack(arrays))
 
 
 def decode_reports(data: bytes | e2sm_pb2.SlotReport, expected: Layout | None = None) -> tuple[list[int], Reports]:
@@ -574,19 +585,9 @@ def encode_report(
     """Pack one node's report into a ``SlotReport`` with ``N = 1``."""
     if layout is None:
         layout = Layout.of_report(report)
-    arrays = [getattr(report, name) for name in REPORT_ARRAYS]
-    if report.extra:
-        arrays += [report.extra[k] for k in sorted(report.extra)]
-    data = layout.pack(arrays)  # N = 1: same bytes as the stacked layout
-    if out is None:
-        return e2sm_pb2.SlotReport(node_ids=(int(report.node_id),), slot=int(report.slot),
-                                   layout=layout.layout_bytes, data=data)
-    del out.node_ids[:]
-    out.node_ids.append(int(report.node_id))
-    out.slot = int(report.slot)
-    out.layout = layout.layout_bytes
-    out.data = data
-    return out
+    data = layout.pack(_wire_arrays(report, REPORT_ARRAYS))  # N = 1: same bytes as the stacked layout
+    msg = out if out is not None else e2sm_pb2.SlotReport()
+    return _fill(msg, (int(report.node_id),), report.slot, layout, data)
 
 
 def decode_report(data: bytes | e2sm_pb2.SlotReport, expected: Layout | None = None) -> NodeReport:
@@ -637,17 +638,10 @@ def encode_controls(
         layout = Layout.of_controls(controls)
     index, ids = _node_index(nodes, int(controls.user.shape[1]))
     b = batch_index
-    sources = [controls.user, controls.power_w, controls.mask, controls.move_m]
-    if controls.extra:
-        sources += [controls.extra[k] for k in sorted(controls.extra)]
+    sources = _wire_arrays(controls, CONTROL_ARRAYS)
     arrays = [src[b] for src in sources] if index is None else [src[b, index] for src in sources]
     msg = out if out is not None else e2sm_pb2.SlotControl()
-    del msg.node_ids[:]
-    msg.node_ids.extend(ids)
-    msg.slot = int(slot)
-    msg.layout = layout.layout_bytes
-    msg.data = layout.stacked(len(ids)).pack(arrays)
-    return msg
+    return _fill(msg, ids, slot, layout, layout.stacked(len(ids)).pack(arrays))
 
 
 def decode_controls(data: bytes | e2sm_pb2.SlotControl, expected: Layout | None = None) -> tuple[list[int], Controls]:
@@ -670,19 +664,9 @@ def encode_control(
     """Pack one node's control into a ``SlotControl`` with ``N = 1``."""
     if layout is None:
         layout = Layout.of_control(control)
-    arrays = [control.user, control.power_w, control.mask, control.move_m]
-    if control.extra:
-        arrays += [control.extra[k] for k in sorted(control.extra)]
-    data = layout.pack(arrays)
-    if out is None:
-        return e2sm_pb2.SlotControl(node_ids=(int(control.node_id),), slot=int(control.slot),
-                                    layout=layout.layout_bytes, data=data)
-    del out.node_ids[:]
-    out.node_ids.append(int(control.node_id))
-    out.slot = int(control.slot)
-    out.layout = layout.layout_bytes
-    out.data = data
-    return out
+    data = layout.pack(_wire_arrays(control, CONTROL_ARRAYS))
+    msg = out if out is not None else e2sm_pb2.SlotControl()
+    return _fill(msg, (int(control.node_id),), control.slot, layout, data)
 
 
 def decode_control(data: bytes | e2sm_pb2.SlotControl, expected: Layout | None = None) -> NodeControl:
