@@ -511,27 +511,35 @@ class E2Agent:
         self.link = None
 
     def _progress(self, done: int, slots: int, started: float, accumulator: KpiAccumulator) -> None:
-        elapsed = max(time.monotonic() - started, 1e-9)
-        latency = self.latency.decision_latency_us()
-        tail = latency[-2000:]
-        duration_s = max(accumulator.slots * self.spec.slot_s, 1e-12)
-        throughput_mbps = float(accumulator.delivered_bits.sum()) / duration_s / 1e6
-        line = {
-            "progress": {
-                "slot": done,
-                "slots": slots,
-                "elapsed_s": elapsed,
-                "monotonic_s": time.monotonic(),
-                "slots_per_s": done / elapsed,
-                "throughput_mbps": throughput_mbps,
-                "latency_p50_us": float(np.percentile(tail, 50)) if tail.size else 0.0,
-                "latency_p99_us": float(np.percentile(tail, 99)) if tail.size else 0.0,
-                "misses": self.stats.missed,
-                "expected": self.stats.expected,
-                "applied": self.stats.applied,
-                "resetups": self.stats.resetups,
-            }
+        st = self.stats
+        write_progress(self.config.progress_stream or sys.stdout, done, slots, started, accumulator,
+                       self.latency.decision_latency_us()[-2000:], st.expected, st.applied, st.missed, st.resetups)
+
+
+def write_progress(stream: Any, done: int, slots: int, started: float, accumulator: KpiAccumulator,
+                   recent_latency_us: np.ndarray, expected: int, applied: int, missed: int, resetups: int) -> None:
+    """One JSON progress line (``{"progress": {...}}``) on ``stream``: what `ntnric run` shows live.
+
+    ``monotonic_s`` is this host's `time.monotonic`, comparable across processes.
+    """
+    elapsed = max(time.monotonic() - started, 1e-9)
+    duration_s = max(accumulator.slots * accumulator.spec.slot_s, 1e-12)
+    tail = np.asarray(recent_latency_us)
+    line = {
+        "progress": {
+            "slot": done,
+            "slots": slots,
+            "elapsed_s": elapsed,
+            "monotonic_s": time.monotonic(),
+            "slots_per_s": done / elapsed,
+            "throughput_mbps": float(accumulator.delivered_bits.sum()) / duration_s / 1e6,
+            "latency_p50_us": float(np.percentile(tail, 50)) if tail.size else 0.0,
+            "latency_p99_us": float(np.percentile(tail, 99)) if tail.size else 0.0,
+            "misses": missed,
+            "expected": expected,
+            "applied": applied,
+            "resetups": resetups,
         }
-        stream = self.config.progress_stream or sys.stdout
-        stream.write(json.dumps(line) + "\n")
-        stream.flush()
+    }
+    stream.write(json.dumps(line) + "\n")
+    stream.flush()

@@ -56,7 +56,7 @@ import numpy as np
 import zmq
 
 from e2_sim.kpi import KpiAccumulator
-from e2_sim.node.agent import AgentStats, E2Agent, Mode
+from e2_sim.node.agent import AgentStats, E2Agent, Mode, write_progress
 from e2_sim.node.timing import LatencyRecorder
 from e2_sim.world.base import SlotKpis, World
 from ric.protocol import Controls, Reports, WorldSpec, codec
@@ -282,29 +282,9 @@ class WorldServer:
         }
 
     def _progress(self, done: int, slots: int, started: float, accumulator: KpiAccumulator) -> None:
-        elapsed = max(time.monotonic() - started, 1e-9)
-        tail = np.asarray(self._recent_latency_us[-_RECENT_LATENCIES:])
-        duration_s = max(accumulator.slots * self.spec.slot_s, 1e-12)
         expected, applied, missed, resetups = (int(v) for v in self._status.sum(axis=0))
-        line = {
-            "progress": {
-                "slot": done,
-                "slots": slots,
-                "elapsed_s": elapsed,
-                "monotonic_s": time.monotonic(),
-                "slots_per_s": done / elapsed,
-                "throughput_mbps": float(accumulator.delivered_bits.sum()) / duration_s / 1e6,
-                "latency_p50_us": float(np.percentile(tail, 50)) if tail.size else 0.0,
-                "latency_p99_us": float(np.percentile(tail, 99)) if tail.size else 0.0,
-                "misses": missed,
-                "expected": expected,
-                "applied": applied,
-                "resetups": resetups,
-            }
-        }
-        stream = self.config.progress_stream or sys.stdout
-        stream.write(json.dumps(line) + "\n")
-        stream.flush()
+        write_progress(self.config.progress_stream or sys.stdout, done, slots, started, accumulator,
+                       np.asarray(self._recent_latency_us[-_RECENT_LATENCIES:]), expected, applied, missed, resetups)
 
 
 # ---------------------------------------------------------------------- node side

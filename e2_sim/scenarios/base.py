@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo
 
 
 class ScenarioBase(BaseModel):
@@ -21,3 +21,12 @@ class ScenarioBase(BaseModel):
     load_unit: str = Field(description="What `--load` means for this scenario, e.g. 'packets/s per device'.")
     test_slots: int = Field(default=5000, gt=0, description="Length of a test episode [slots].")
     train_episode_slots: int = Field(default=2000, gt=0, description="Length of a training episode [slots].")
+
+
+def buffer_exceeds_qos_queue(value: int, info: ValidationInfo) -> int:
+    """Validator of ``qos_max_queue_packets`` for packet worlds: a bounded buffer
+    (``buffer_packets`` > 0, declared before it) must hold more than the QoS queue limit."""
+    buffer = info.data.get("buffer_packets")
+    if buffer and buffer <= value:
+        raise ValueError(f"buffer_packets = {buffer} must exceed it (or be 0 = unbounded)")
+    return value

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from e2_sim.scenarios.base import ScenarioBase
+from e2_sim.scenarios.base import ScenarioBase, buffer_exceeds_qos_queue
 
 
 class ConflictScenario(ScenarioBase):
@@ -98,13 +98,7 @@ class ConflictScenario(ScenarioBase):
                 raise ValueError(f"agent {k}: neighbours {list(row)} must be other agents in 0..{n_nodes - 1}")
         return value
 
-    @field_validator("qos_max_queue_packets")
-    @classmethod
-    def _buffer_fits(cls, value: int, info: ValidationInfo) -> int:
-        buffer = info.data.get("buffer_packets")
-        if buffer and buffer <= value:
-            raise ValueError(f"buffer_packets = {buffer} must exceed it (or be 0 = unbounded)")
-        return value
+    _buffer_fits = field_validator("qos_max_queue_packets")(buffer_exceeds_qos_queue)
 
     @field_validator("device_positions_m")
     @classmethod

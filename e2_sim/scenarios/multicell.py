@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from e2_sim.scenarios.base import ScenarioBase
+from e2_sim.scenarios.base import ScenarioBase, buffer_exceeds_qos_queue
 
 
 class _Section(BaseModel):
@@ -185,13 +185,7 @@ class MulticellScenario(ScenarioBase):
             raise ValueError(f"levels exceed max_power_dbm = {top}")
         return value
 
-    @field_validator("qos_max_queue_packets")
-    @classmethod
-    def _buffer_fits(cls, value: int, info: ValidationInfo) -> int:
-        buffer = info.data.get("buffer_packets")
-        if buffer and buffer <= value:
-            raise ValueError(f"buffer_packets = {buffer} must exceed it (or be 0 = unbounded)")
-        return value
+    _buffer_fits = field_validator("qos_max_queue_packets")(buffer_exceeds_qos_queue)
 
     @property
     def max_devices_per_ap(self) -> int:
