@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from e2_sim.scenarios import ScenarioError, load_scenario, parse_override, preset_names
+from ntnric.train_cli import export_command, train_app
 from xapps.policies import PolicyError
 
 app = typer.Typer(
@@ -29,6 +30,8 @@ app = typer.Typer(
 )
 bench_app = typer.Typer(help="Benchmarks that report what they measured.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+app.add_typer(train_app, name="train")
+app.command("export")(export_command)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -503,6 +506,10 @@ _LAZY_USER_ERRORS = (
     ("ric.transport.base", "TransportError"),
     ("ntnric.emulation", "EmulationError"),
     ("e2_sim.node.world_server", "WorldServerError"),
+    ("ntnric.train_cli", "TrainCliError"),
+    ("models.mappo", "TrainingError"),
+    ("models.export", "ExportError"),
+    ("ric.protocol.models", "ModelError"),
 )
 
 

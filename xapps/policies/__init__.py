@@ -22,6 +22,7 @@ _MODULES: tuple[str, ...] = (
     "xapps.policies.allocation",
 )
 _loaded = False
+ONNX_PREFIX = "onnx:"
 
 
 class PolicyError(ValueError):
@@ -58,8 +59,12 @@ PolicyFactory = Callable[[WorldSpec, int], Policy]
 
 
 def policy_class(name: str) -> type[Policy]:
-    """The class registered as ``name``; `PolicyError` if there is none."""
+    """The class registered as ``name`` (``onnx:PATH`` → the ONNX policy); `PolicyError` if there is none."""
     _load_all()
+    if name.startswith(ONNX_PREFIX):
+        from xapps.policies.learned import OnnxPolicy
+
+        return OnnxPolicy
     cls = _REGISTRY.get(name)
     if cls is None:
         raise PolicyError(f"unknown policy {name!r}; known: {', '.join(policy_names())}")
@@ -67,8 +72,13 @@ def policy_class(name: str) -> type[Policy]:
 
 
 def make_policy(name: str, spec: WorldSpec, seed: int = 0) -> Policy:
-    """Build policy ``name`` for a world described by ``spec``; `PolicyError` if it cannot."""
+    """Build policy ``name`` for a world described by ``spec``; `PolicyError` if it cannot.
+
+    ``onnx:PATH`` loads a model exported by ``ntnric export`` and checks it against ``spec``.
+    """
     _load_all()
+    if name.startswith(ONNX_PREFIX):
+        return _make_onnx(name[len(ONNX_PREFIX) :], spec, seed)
     cls = _REGISTRY.get(name)
     if cls is None:
         raise PolicyError(f"unknown policy {name!r}; known: {', '.join(policy_names(spec.world_kind))}")
@@ -78,6 +88,18 @@ def make_policy(name: str, spec: WorldSpec, seed: int = 0) -> Policy:
             f"it supports {', '.join(cls.world_kinds)}"
         )
     return cls(spec, seed)
+
+
+def _make_onnx(path: str, spec: WorldSpec, seed: int) -> Policy:
+    from ric.protocol.models import ModelError
+    from xapps.policies.learned import OnnxPolicy
+
+    if spec.world_kind not in OnnxPolicy.world_kinds:
+        raise PolicyError(f"onnx policies run on {', '.join(OnnxPolicy.world_kinds)} worlds, not {spec.world_kind!r}")
+    try:
+        return OnnxPolicy.from_path(path, spec, seed)
+    except ModelError as exc:
+        raise PolicyError(f"model {path}: {exc}") from None
 
 
 __all__ = ["Policy", "PolicyError", "make_policy", "policy_class", "policy_names", "register"]

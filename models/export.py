@@ -1,0 +1,139 @@
+"""``ntnric export``: a training checkpoint's actor to an ONNX file the xApp can run.
+
+The graph (`models.mappo.OnnxActor`) maps ``obs`` (N, obs_dim) and ``h_in`` (N, hidden) to
+``logits`` (N, Σ heads) and ``h_out``; ``N`` is dynamic. The metadata follows
+`ric.protocol.models`. Parity: the actor runs in torch and in onnxruntime on a recorded batch
+(observations and recurrent states of a greedy rollout of the policy in its scenario); the export
+fails when the largest absolute difference of the logits or states exceeds ``tolerance`` or when a
+greedy action differs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+
+from models.envs import VectorEnv
+from models.mappo import MappoConfig, OnnxActor, load_checkpoint, network_of
+from ric.protocol.models import (
+    INPUT_OBS,
+    INPUT_STATE,
+    METADATA_KEY,
+    MODEL_FORMAT,
+    OUTPUT_LOGITS,
+    OUTPUT_STATE,
+    session_options,
+    validate_model,
+)
+from xapps.policies.learned import XAPP_KIND, action_spec, observation_spec, split_argmax
+
+OPSET = 17
+PARITY_TOLERANCE = 1e-4
+PARITY_SLOTS = 32
+PARITY_WORLDS = 2
+
+
+class ExportError(ValueError):
+    """An export that must not produce a file (bad checkpoint, parity failure); one line."""
+
+
+def recorded_batch(checkpoint: dict[str, Any], slots: int = PARITY_SLOTS, worlds: int = PARITY_WORLDS
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Observations and entering states ``(slots·worlds·K, ·)`` of a greedy rollout of the checkpoint's actor."""
+    config = MappoConfig.from_dict(checkpoint["config"])
+    net = network_of(checkpoint)
+    env = VectorEnv(config.scenario, load=config.load, batch=worlds, episode_slots=slots + 1,
+                    overrides=config.overrides)
+    obs = env.reset(config.eval_seed + 1)
+    h = torch.zeros(worlds, env.n_agents, config.hidden)
+    all_obs, all_h = [], []
+    with torch.no_grad():
+        for _ in range(slots):
+            all_obs.append(obs.reshape(-1, obs.shape[-1]).copy())
+            all_h.append(h.reshape(-1, config.hidden).numpy().copy())
+            logits, h = net.actor(torch.from_numpy(obs), h)
+            actions = torch.stack([d.probs.argmax(-1) for d in net.dists(logits)], dim=-1).numpy()
+            obs, _, _, _ = env.step(actions)
+    return np.concatenate(all_obs), np.concatenate(all_h)
+
+
+def export(checkpoint_path: str | Path, out: str | Path, tolerance: float = PARITY_TOLERANCE) -> dict[str, Any]:
+    """Write ``out`` (ONNX) from ``checkpoint_path``; return its metadata. `ExportError` on failure."""
+    try:
+        checkpoint = load_checkpoint(checkpoint_path)
+    except ValueError as exc:
+        raise ExportError(str(exc)) from None
+    config = MappoConfig.from_dict(checkpoint["config"])
+    net = network_of(checkpoint)
+    env = VectorEnv(config.scenario, load=config.load, batch=1, overrides=config.overrides)
+    spec = env.spec
+    heads = list(checkpoint["spec"]["heads"])
+    if heads != env.heads or checkpoint["spec"]["obs_dim"] != env.obs_dim:
+        raise ExportError(f"checkpoint's observation/action sizes no longer match scenario {config.scenario!r}")
+    graph = OnnxActor(net).eval()
+    k = env.n_agents
+    example = (torch.zeros(k, env.obs_dim), torch.zeros(k, config.hidden))
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            graph, example, buffer, dynamo=False, opset_version=OPSET,
+            input_names=[INPUT_OBS, INPUT_STATE], output_names=[OUTPUT_LOGITS, OUTPUT_STATE],
+            dynamic_axes={name: {0: "rows"} for name in (INPUT_OBS, INPUT_STATE, OUTPUT_LOGITS, OUTPUT_STATE)},
+        )
+    model = onnx.load_from_string(buffer.getvalue())
+
+    # parity on a recorded batch
+    obs, h = recorded_batch(checkpoint)
+    with torch.no_grad():
+        ref_logits, ref_h = (t.numpy() for t in graph(torch.from_numpy(obs), torch.from_numpy(h)))
+    session = ort.InferenceSession(model.SerializeToString(), session_options(), providers=["CPUExecutionProvider"])
+    got_logits, got_h = session.run([OUTPUT_LOGITS, OUTPUT_STATE], {INPUT_OBS: obs, INPUT_STATE: h})
+    max_diff = float(max(np.abs(ref_logits - got_logits).max(), np.abs(ref_h - got_h).max()))
+    agree = bool(np.array_equal(split_argmax(ref_logits, heads), split_argmax(got_logits, heads)))
+    if not (max_diff <= tolerance and agree):
+        raise ExportError(f"torch and onnxruntime disagree on the recorded batch: max |Δ| = {max_diff:.3g} "
+                          f"(tolerance {tolerance:g}), greedy actions {'agree' if agree else 'differ'}")
+
+    progress = checkpoint["progress"]
+    created = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    weights = hashlib.sha256(b"".join(t.numpy().tobytes() for t in net.actor.state_dict().values())).hexdigest()
+    metadata = {
+        "format": MODEL_FORMAT,
+        "xapp_kind": XAPP_KIND,
+        "trainer": "mappo",
+        "scenario": spec.scenario,
+        "world_kind": spec.world_kind,
+        "load": env.load,
+        "agents": k,
+        "steps": int(progress["slots"]),
+        "version": f"{spec.scenario}-{created:%Y%m%dT%H%MZ}-{weights[:8]}",
+        "observation": observation_spec(spec),
+        "action": action_spec(spec),
+        "recurrent": {"cell": "gru", "hidden": config.hidden},
+        "sharing": config.sharing,
+        "opset": OPSET,
+        "parity": {"max_abs_diff": max_diff, "tolerance": tolerance, "argmax_agree": agree, "rows": int(obs.shape[0])},
+        "training": {"wall_s": float(progress["wall_s"]), "teacher": config.teacher, "bc_slots": config.bc_slots,
+                     "best_eval_delay_ms": progress.get("best_delay_ms")},
+        "created_utc": created.isoformat().replace("+00:00", "Z"),
+    }
+    entry = model.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, json.dumps(metadata, sort_keys=True)
+    model.producer_name = "ntnric"
+    data = model.SerializeToString()
+    validate_model(data)  # the same checks the RIC runs on deploy
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return metadata

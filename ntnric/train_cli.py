@@ -1,0 +1,124 @@
+"""``ntnric train mappo`` and ``ntnric export``: offline training (needs the ``train`` extra: torch).
+
+Torch is imported only inside the commands, so the rest of the CLI starts without it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+train_app = typer.Typer(help="Offline training in torch (install the 'train' extra).", no_args_is_help=True)
+console = Console()
+err_console = Console(stderr=True)
+
+
+class TrainCliError(ValueError):
+    """A training command that cannot start; one line."""
+
+
+def _require_torch() -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise TrainCliError("training needs torch: pip install -e '.[train]' (torch==2.13.0, CPU build)") from None
+
+
+def _config_overrides(items: list[str] | None) -> dict[str, Any]:
+    """``--cfg field=value`` pairs, values parsed as JSON when they parse (numbers, null, true)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise TrainCliError(f"--cfg expects FIELD=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key.strip()] = raw
+    return out
+
+
+@train_app.command("mappo")
+def train_mappo(
+    out: Annotated[Path, typer.Option(help="Run directory: checkpoints, config.json, train.csv, tb/.")],
+    scenario: Annotated[str, typer.Option(help="Preset name or TOML file.")] = "hex19",
+    load: Annotated[float | None, typer.Option(help="Traffic load (default: the scenario's).")] = None,
+    steps: Annotated[int, typer.Option(help="Training budget in world slots.")] = 200_000,
+    seed: Annotated[int, typer.Option(help="Training seed.")] = 1,
+    teacher: Annotated[str | None, typer.Option(help="Policy to imitate during the warm start ('none': none).")]
+    = None,
+    bc_slots: Annotated[int | None, typer.Option(help="World slots of behaviour cloning before PPO.")] = None,
+    sharing: Annotated[str, typer.Option(help="'shared' (one network) or 'separate' (one per agent).")] = "shared",
+    resume: Annotated[bool, typer.Option(help="Continue from OUT/last.pt.")] = False,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Scenario field override (repeatable).")] = None,
+    cfg: Annotated[list[str] | None, typer.Option(help="Any MappoConfig field, e.g. --cfg lr=3e-4 (repeatable).")]
+    = None,
+) -> None:
+    """Train a recurrent MAPPO scheduler; writes OUT/best.pt and OUT/last.pt."""
+    _require_torch()
+    from dataclasses import fields
+
+    from e2_sim.scenarios import load_scenario, parse_override
+    from models.mappo import MappoConfig, train
+    from xapps.policies.learned import OnnxPolicy
+
+    overrides = dict(parse_override(item) for item in set_ or [])
+    scenario_obj = load_scenario(scenario, overrides)
+    if scenario_obj.world not in OnnxPolicy.world_kinds:
+        raise TrainCliError(f"mappo trains schedulers for {', '.join(OnnxPolicy.world_kinds)} worlds; "
+                            f"{scenario!r} is a {scenario_obj.world!r} world")
+    defaults = {"multicell": "fp", "conflict": "gms"}
+    values: dict[str, Any] = {"scenario": scenario, "load": load, "steps": steps, "seed": seed, "sharing": sharing,
+                              "overrides": overrides,
+                              "teacher": defaults[scenario_obj.world] if teacher is None else
+                              (None if teacher.lower() == "none" else teacher)}
+    if bc_slots is not None:
+        values["bc_slots"] = bc_slots
+    extra = _config_overrides(cfg)
+    known = {f.name for f in fields(MappoConfig)}
+    for key in extra:
+        if key not in known:
+            raise TrainCliError(f"--cfg: MappoConfig has no field {key!r}")
+    values.update(extra)
+    if values["teacher"] is not None:
+        from xapps.policies import make_policy
+        from e2_sim.world import make_world
+
+        make_policy(values["teacher"], make_world(scenario_obj, load=load).spec)  # PolicyError if unusable
+    config = MappoConfig(**values)
+    config.check()
+    total = config.steps
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.fields[status]}"), console=err_console) as progress:
+        task = progress.add_task(f"mappo · {config.scenario}", total=total, status="starting")
+
+        def hook(p: dict[str, Any]) -> None:
+            status = f"{p['phase']} · {p['slots_per_s']:,.0f} slots/s · reward {p['reward']:.2f}"
+            if "eval_delay_ms" in p:
+                status += f" · eval delay {p['eval_delay_ms']:.1f} ms (best {p['best_delay_ms']:.1f})"
+            progress.update(task, completed=min(p["slots"], total), status=status)
+
+        result = train(config, out, resume=resume, hook=hook)
+    console.print(f"trained {result['slots']:,} slots in {result['wall_s']:.0f} s; best eval delay "
+                  f"{result['best_delay_ms']:.2f} ms at update {result.get('best_update', '-')}; wrote {out}/best.pt")
+
+
+def export_command(
+    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint written by 'ntnric train' (e.g. RUN/best.pt).")],
+    out: Annotated[Path, typer.Option(help="ONNX file to write.")],
+    tolerance: Annotated[float, typer.Option(help="Largest torch/onnxruntime difference allowed.")] = 1e-4,
+) -> None:
+    """Export a checkpoint's actor to ONNX, with metadata and a torch/onnxruntime parity check."""
+    _require_torch()
+    from models.export import export
+
+    metadata = export(checkpoint, out, tolerance=tolerance)
+    parity = metadata["parity"]
+    console.print(f"wrote {out}: {metadata['version']}, {metadata['scenario']} load {metadata['load']:g}, "
+                  f"{metadata['steps']:,} training slots, parity max |Δ| {parity['max_abs_diff']:.2g} over "
+                  f"{parity['rows']} rows, greedy actions agree")
