@@ -18,7 +18,7 @@ $(STAMP_RUNTIME): pyproject.toml | $(BIN)/python
 	touch $@
 
 $(STAMP_DEV): pyproject.toml $(STAMP_RUNTIME)
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev,train]"
 	touch $@
 
 ## The main job on the default scenario: RIC, sag nodes and an xApp as processes, realtime slots.

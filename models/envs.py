@@ -67,7 +67,9 @@ class VectorEnv:
         self.scenario = load_scenario(scenario, overrides) if isinstance(scenario, str) else scenario
         self.load = float(self.scenario.default_load if load is None else load)
         self.batch = int(batch)
-        self.episode_slots = int(episode_slots or self.scenario.train_episode_slots)
+        self.episode_slots = int(self.scenario.train_episode_slots if episode_slots is None else episode_slots)
+        if self.batch < 1 or self.episode_slots < 1:
+            raise ValueError(f"batch and episode_slots must be >= 1, got {self.batch} and {self.episode_slots}")
         probe = make_world(self.scenario, load=self.load)
         self.teacher = make_policy(teacher, probe.spec, seed=0) if teacher else None
         genie = bool(self.teacher is not None and self.teacher.genie)

@@ -87,7 +87,8 @@ def export(checkpoint_path: str | Path, out: str | Path, tolerance: float = PARI
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            graph, example, buffer, dynamo=False, opset_version=OPSET,
+            graph, example, buffer,  # type: ignore[arg-type]  # the TorchScript exporter accepts a BytesIO
+            dynamo=False, opset_version=OPSET,
             input_names=[INPUT_OBS, INPUT_STATE], output_names=[OUTPUT_LOGITS, OUTPUT_STATE],
             dynamic_axes={name: {0: "rows"} for name in (INPUT_OBS, INPUT_STATE, OUTPUT_LOGITS, OUTPUT_STATE)},
         )

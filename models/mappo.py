@@ -23,6 +23,7 @@ so all agents still run in one batched call).
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 import time
@@ -36,6 +37,7 @@ import torch
 from torch import nn
 
 from models.envs import VectorEnv
+from xapps.policies.learned import split_argmax
 
 CHECKPOINT_FORMAT = 1
 
@@ -118,10 +120,10 @@ class MappoConfig:
         tree = ast.parse(inspect.getsource(cls))
         body = tree.body[0].body  # type: ignore[attr-defined]
         docs: dict[str, str] = {}
-        for node, following in zip(body, body[1:], strict=False):
-            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-                if isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant):
-                    docs[node.target.id] = str(following.value.value)
+        for node, following in itertools.pairwise(body):
+            if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                    and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)):
+                docs[node.target.id] = str(following.value.value)
         return docs
 
     def check(self) -> None:
@@ -276,8 +278,8 @@ def evaluate_greedy(net: ActorCritic, config: MappoConfig, slots: int, batch: in
     with torch.no_grad():
         for _ in range(slots):
             logits, h = net.actor(torch.from_numpy(obs), h)
-            actions = torch.stack([d.probs.argmax(-1) for d in net.dists(logits)], dim=-1).numpy()
-            obs, _, _, _ = env.step(actions)
+            actions = split_argmax(logits.reshape(-1, logits.shape[-1]).numpy(), net.heads)
+            obs, _, _, _ = env.step(actions.reshape(batch, env.n_agents, -1))
     assert env.kpis is not None
     return env.kpis.summary(env.world.queued_packet_ages_s())
 
@@ -434,7 +436,7 @@ def train(config: MappoConfig, out_dir: str | Path, resume: bool = False, hook: 
         stats = {"policy_loss": 0.0, "value_loss": 0.0, "entropy": 0.0, "bc_loss": 0.0}
         n_chunks, c_len = t_len // config.chunk_slots, config.chunk_slots
 
-        def chunked(x: np.ndarray) -> torch.Tensor:
+        def chunked(x: np.ndarray, n_chunks: int = n_chunks, c_len: int = c_len) -> torch.Tensor:
             """(T, B, ...) → (C·B, L, ...): sequence ``c·B + w`` is chunk ``c`` of world ``w``."""
             y = x.reshape(n_chunks, c_len, b, *x.shape[2:]).swapaxes(1, 2)
             return torch.from_numpy(np.ascontiguousarray(y.reshape(n_chunks * b, c_len, *x.shape[2:])))

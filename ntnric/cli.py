@@ -134,6 +134,28 @@ def eval_command(
             console.print(f"wrote {path}")
 
 
+@bench_app.command("model")
+def bench_model_command(
+    model: Annotated[str, typer.Argument(help="ONNX file exported by 'ntnric export'.")],
+    scenario: Annotated[str | None, typer.Option(help="Scenario (default: the one in the model's metadata).")]
+    = None,
+    slots: Annotated[int, typer.Option(help="Slots to time.")] = 5000,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON.")] = None,
+) -> None:
+    """Decision time of a learned policy: features, ONNX inference (all agents in one call), decoding."""
+    from ntnric.bench_model import bench_model
+
+    result = bench_model(model, scenario, slots)
+    table = Table(title=f"{result['scenario']} · {result['agents']} agents · {slots} slots", box=None)
+    for column in ("part", "p50 µs", "p90 µs", "p99 µs", "max µs"):
+        table.add_column(column, justify="right" if column != "part" else "left")
+    for part in ("features", "inference", "decode", "decision"):
+        row = result[f"{part}_us"]
+        table.add_row(part, *(f"{row[q]:.1f}" for q in ("p50", "p90", "p99", "max")))
+    console.print(table)
+    _write_json(json_out, result)
+
+
 @bench_app.command("world")
 def bench_world_command(
     scenario: Annotated[str, typer.Argument(help="Preset name or scenario file.")] = "hex19",
@@ -334,8 +356,8 @@ def xapp(
     from xapps.policy_xapp import PolicyXApp
     from xapps.sdk import XappRunner
 
-    if policy not in policy_names():
-        raise PolicyError(f"unknown policy {policy!r}; known: {', '.join(policy_names())}")
+    if policy not in policy_names() and not policy.startswith("onnx:"):
+        raise PolicyError(f"unknown policy {policy!r}; known: {', '.join(policy_names())}, onnx:PATH")
     _configure_logging(log_level)
     runner = XappRunner(PolicyXApp(policy, policy_seed(seed), name=name, period_slots=period_slots), ric_address,
                         busy_poll=busy_poll)
@@ -361,6 +383,11 @@ def _emulation_config(scenario: str, policy: str, transport: str, mode: str, slo
     cls = policy_class(policy)
     if cls.world_kinds and scenario_obj.world not in cls.world_kinds:
         raise PolicyError(f"policy {policy!r} does not support {scenario_obj.world!r} worlds")
+    if policy.startswith("onnx:"):  # refuse a model that does not fit before starting any process
+        from e2_sim.world import make_world
+        from xapps.policies import make_policy
+
+        make_policy(policy, make_world(scenario_obj, load=load).spec)
     return EmulationConfig(scenario=scenario, policy=policy, transport=transport,  # type: ignore[arg-type]
                            mode=mode, slot_ms=slot_ms, slots=slots or scenario_obj.test_slots,  # type: ignore[arg-type]
                            seed=seed, load=load, overrides=tuple(set_ or ()), genie_csi=cls.genie,

@@ -20,6 +20,7 @@ from ntnric.evaluate import PolicyResult, run_policy
 from xapps.policies.allocation import reduced_overrides
 
 PAPERS = ("multicell", "conflict", "cstn", "sag", "srb")
+ZOO_DIR = Path(__file__).resolve().parent.parent / "models" / "zoo"  # shipped models: ZOO_DIR/<scenario>.onnx
 EXHAUSTIVE_SLOTS_MAX = 300  # exhaustive search costs 10-100 ms per slot: its cases run at most this many slots
 
 
@@ -48,10 +49,25 @@ class Paper:
     cases: Callable[[int], list[Case]]
 
 
+def zoo_policies(scenario: str) -> list[str]:
+    """``onnx:PATH`` of the shipped model for ``scenario`` (path relative to the working directory when
+    inside it), or nothing when there is none."""
+    model = ZOO_DIR / f"{scenario}.onnx"
+    if not model.is_file():
+        return []
+    try:
+        shown = model.relative_to(Path.cwd())
+    except ValueError:
+        shown = model
+    return [f"onnx:{shown}"]
+
+
 def _loads(group: str, policies: list[str]) -> Callable[[int], list[Case]]:
+    """Every load of preset ``group`` with ``policies`` plus the group's shipped model."""
     def cases(slots: int) -> list[Case]:
         scenario = load_scenario(group)
-        return [Case(group, group, load, load, {}, policies, slots) for load in scenario.loads]
+        every = [*policies, *zoo_policies(group)]
+        return [Case(group, group, load, load, {}, every, slots) for load in scenario.loads]
     return cases
 
 

@@ -86,8 +86,8 @@ def train_mappo(
             raise TrainCliError(f"--cfg: MappoConfig has no field {key!r}")
     values.update(extra)
     if values["teacher"] is not None:
-        from xapps.policies import make_policy
         from e2_sim.world import make_world
+        from xapps.policies import make_policy
 
         make_policy(values["teacher"], make_world(scenario_obj, load=load).spec)  # PolicyError if unusable
     config = MappoConfig(**values)

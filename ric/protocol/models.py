@@ -165,7 +165,8 @@ def validate_model(data: bytes, expected: dict[str, Any] | None = None) -> Model
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"smoke inference failed: {first[:200]}") from None
     if logits.shape != (rows, sum(heads)):
-        raise ModelError(f"output {OUTPUT_LOGITS!r} has shape {logits.shape[1:]}, the action heads need ({sum(heads)},)")
+        raise ModelError(f"output {OUTPUT_LOGITS!r} has shape {logits.shape[1:]}, "
+                         f"the action heads need ({sum(heads)},)")
     if new_state.shape != (rows, hidden):
         raise ModelError(f"output {OUTPUT_STATE!r} has shape {new_state.shape[1:]}, expected ({hidden},)")
     if not (np.isfinite(logits).all() and np.isfinite(new_state).all()):

@@ -33,6 +33,7 @@ devices (`neighbourhood_matrix`).
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,8 @@ XAPP_KIND = "bs-scheduler"
 _DB_RANGE = (-30.0, 100.0)
 _DB_SCALE = 0.1
 _SE_SCALE = 0.1
+FEATURE_MIN = _DB_RANGE[0] * _DB_SCALE
+"""Smallest value any observation feature takes (a clipped dB feature)."""
 
 
 def neighbourhood_matrix(spec: WorldSpec) -> np.ndarray:
@@ -241,6 +244,8 @@ class OnnxPolicy(Policy):
         self.expected = model_spec(spec)
         self.fallbacks = 0
         self.source = source
+        # monotonic times [ns] at which the last decision had its features and its inference done
+        self.features_done_ns = self.inference_done_ns = 0
         from xapps.policies.simple import LongestQueueFirst
 
         self._fallback = LongestQueueFirst(spec, seed)
@@ -288,7 +293,9 @@ class OnnxPolicy(Policy):
         if self._state.shape[0] != b * k:
             self.reset(b)
         obs = self.features.build(reports).reshape(b * k, -1)
+        self.features_done_ns = time.monotonic_ns()
         logits, state = self._session.run([OUTPUT_LOGITS, OUTPUT_STATE], {INPUT_OBS: obs, INPUT_STATE: self._state})
+        self.inference_done_ns = time.monotonic_ns()
         if not (np.isfinite(logits).all() and np.isfinite(state).all()):
             self.fallbacks += 1
             self._state = np.zeros_like(self._state)
@@ -305,6 +312,7 @@ def model_path_of(policy_name: str) -> str | None:
 
 __all__ = [
     "FEATURE_BUILDER",
+    "FEATURE_MIN",
     "XAPP_KIND",
     "ActionDecoder",
     "NeighbourhoodFeatures",
