@@ -47,6 +47,9 @@ class VectorEnv:
         Policy name whose decisions `teacher_actions` returns (e.g. ``fp`` or ``gms``).
     overrides : dict, optional
         Scenario field overrides.
+    teacher_genie : bool
+        Let a genie teacher see the current channel (False: it decides on the agents' one-slot-old
+        channel, like an xApp would).
 
     Attributes
     ----------
@@ -63,6 +66,7 @@ class VectorEnv:
         episode_slots: int | None = None,
         teacher: str | None = None,
         overrides: dict[str, Any] | None = None,
+        teacher_genie: bool = True,
     ) -> None:
         self.scenario = load_scenario(scenario, overrides) if isinstance(scenario, str) else scenario
         self.load = float(self.scenario.default_load if load is None else load)
@@ -72,7 +76,7 @@ class VectorEnv:
             raise ValueError(f"batch and episode_slots must be >= 1, got {self.batch} and {self.episode_slots}")
         probe = make_world(self.scenario, load=self.load)
         self.teacher = make_policy(teacher, probe.spec, seed=0) if teacher else None
-        genie = bool(self.teacher is not None and self.teacher.genie)
+        genie = bool(self.teacher is not None and self.teacher.genie and teacher_genie)
         self.world = make_world(self.scenario, load=self.load, genie_csi=genie) if genie else probe
         self.spec = self.world.spec
         self.features = NeighbourhoodFeatures(self.spec)

@@ -73,7 +73,9 @@ class MappoConfig:
     hidden: int = 64
     """Width of the hidden layers and of the GRU state."""
     lr: float = 5e-4
-    """Adam learning rate of actor and critic."""
+    """Adam learning rate of actor and critic during behaviour cloning."""
+    ppo_lr: float = 1e-4
+    """Adam learning rate of actor and critic during PPO."""
     epochs: int = 4
     """PPO epochs per rollout."""
     minibatches: int = 8
@@ -98,6 +100,8 @@ class MappoConfig:
     """Policy to imitate during the warm start (None: train from scratch)."""
     bc_slots: int = 40_000
     """World slots of behaviour cloning before PPO (0: none)."""
+    teacher_genie: bool = True
+    """A genie teacher decides on the current channel (False: on the agents' one-slot-old channel)."""
     eval_every: int = 20
     """Evaluate the greedy policy every this many updates."""
     eval_slots: int = 600
@@ -347,7 +351,8 @@ def train(config: MappoConfig, out_dir: str | Path, resume: bool = False, hook: 
     rng = np.random.default_rng(config.seed)
     use_teacher = bool(config.teacher) and config.bc_slots > 0
     env = VectorEnv(config.scenario, load=config.load, batch=config.batch, episode_slots=config.episode_slots,
-                    teacher=config.teacher if use_teacher else None, overrides=config.overrides)
+                    teacher=config.teacher if use_teacher else None, overrides=config.overrides,
+                    teacher_genie=config.teacher_genie)
     k, b, t_len = env.n_agents, config.batch, config.rollout_slots
     net = ActorCritic(k, env.obs_dim, env.state_dim, env.heads, config.hidden, config.sharing)
     optim = torch.optim.Adam(net.parameters(), lr=config.lr, eps=1e-5)
@@ -381,6 +386,8 @@ def train(config: MappoConfig, out_dir: str | Path, resume: bool = False, hook: 
         slots_done = int(progress["slots"])
         bc_phase = use_teacher and slots_done < config.bc_slots
         teacher_prob = 1.0 - slots_done / config.bc_slots if bc_phase else 0.0
+        for group in optim.param_groups:
+            group["lr"] = config.lr if bc_phase else config.ppo_lr
         # ---- rollout -------------------------------------------------------------------------
         buf_obs = np.zeros((t_len, b, k, env.obs_dim), np.float32)
         buf_state = np.zeros((t_len, b, env.state_dim), np.float32)

@@ -72,7 +72,7 @@ def train_mappo(
     if scenario_obj.world not in OnnxPolicy.world_kinds:
         raise TrainCliError(f"mappo trains schedulers for {', '.join(OnnxPolicy.world_kinds)} worlds; "
                             f"{scenario!r} is a {scenario_obj.world!r} world")
-    defaults = {"multicell": "fp", "conflict": "gms"}
+    defaults = {"multicell": "fp", "conflict": "gms-ordered"}
     values: dict[str, Any] = {"scenario": scenario, "load": load, "steps": steps, "seed": seed, "sharing": sharing,
                               "overrides": overrides,
                               "teacher": defaults[scenario_obj.world] if teacher is None else
@@ -112,13 +112,23 @@ def export_command(
     checkpoint: Annotated[Path, typer.Argument(help="Checkpoint written by 'ntnric train' (e.g. RUN/best.pt).")],
     out: Annotated[Path, typer.Option(help="ONNX file to write.")],
     tolerance: Annotated[float, typer.Option(help="Largest torch/onnxruntime difference allowed.")] = 1e-4,
+    card: Annotated[bool, typer.Option(help="Also evaluate against the baselines and write FILE.md.")] = False,
+    card_slots: Annotated[int | None, typer.Option(help="Slots of the card's evaluation (default: test length).")]
+    = None,
 ) -> None:
     """Export a checkpoint's actor to ONNX, with metadata and a torch/onnxruntime parity check."""
     _require_torch()
     from models.export import export
+    from models.mappo import load_checkpoint
 
     metadata = export(checkpoint, out, tolerance=tolerance)
     parity = metadata["parity"]
     console.print(f"wrote {out}: {metadata['version']}, {metadata['scenario']} load {metadata['load']:g}, "
                   f"{metadata['steps']:,} training slots, parity max |Δ| {parity['max_abs_diff']:.2g} over "
                   f"{parity['rows']} rows, greedy actions agree")
+    if card:
+        from ntnric.cards import write_card
+
+        config = load_checkpoint(checkpoint)["config"]
+        path = write_card(out, metadata, config, str(checkpoint.parent), slots=card_slots)
+        console.print(f"wrote {path}")

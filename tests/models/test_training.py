@@ -158,7 +158,7 @@ def test_cli_train_export_eval(tmp_path: Path) -> None:
     result = runner.invoke(app, ["train", "mappo", "--scenario", "conflict8", "--steps", "64", "--bc-slots", "64",
                                  "--out", str(tmp_path / "run"), *cfg])
     assert result.exit_code == 0, result.output
-    assert json.loads((tmp_path / "run" / "config.json").read_text())["teacher"] == "gms"
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["teacher"] == "gms-ordered"
     result = runner.invoke(app, ["export", str(tmp_path / "run" / "best.pt"), "--out", str(tmp_path / "m.onnx")])
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["eval", "conflict8", "--policies", f"gms,onnx:{tmp_path / 'm.onnx'}",
@@ -166,3 +166,21 @@ def test_cli_train_export_eval(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     policies = json.loads((tmp_path / "eval.json").read_text())["policies"]
     assert set(policies) == {"gms", f"onnx:{tmp_path / 'm.onnx'}"}
+
+
+def test_card_command_reproduces_the_run_config(tmp_path: Path) -> None:
+    import shlex
+
+    from typer.testing import CliRunner
+
+    from ntnric.cards import training_command
+    from ntnric.cli import app
+
+    config = tiny("conflict8", 64, teacher="gms-ordered", bc_slots=32, sharing="separate", lr=3e-4)
+    train(config, tmp_path / "a")
+    recorded = json.loads((tmp_path / "a" / "config.json").read_text())
+    command = training_command(recorded, str(tmp_path / "b"))
+    assert command.startswith("ntnric train mappo --scenario conflict8")
+    result = CliRunner().invoke(app, shlex.split(command)[1:])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "b" / "config.json").read_text()) == recorded

@@ -91,10 +91,14 @@ class GreedyMaximalScheduling(_ConflictPolicy):
         super().__init__(spec, seed)
         self._excluded = self.conflict | np.eye(self.conflict.shape[0], dtype=bool)
 
+    def _tie_break(self, shape: tuple[int, ...]) -> np.ndarray:
+        """Added to the queues, below one packet: uniformly random order among equal queues."""
+        return 0.5 * self.rng.random(shape)
+
     def decide(self, reports: Reports) -> Controls:
         b, k, u = reports.queue_packets.shape
         queue, eligible = self._backlog(reports)
-        score = queue + 0.5 * self.rng.random(queue.shape)  # jitter below one packet breaks ties
+        score = queue + self._tie_break(queue.shape)
         available = queue > 0
         scheduled = np.zeros_like(available)
         rows = np.arange(b)
@@ -107,6 +111,18 @@ class GreedyMaximalScheduling(_ConflictPolicy):
             available &= ~(self._excluded[pick] & picked[:, None])
         on = scheduled[:, None, :] & eligible
         return _to_controls(on.reshape(b, -1, k, u), self._p_max_w)
+
+
+@register
+class OrderedGreedyMaximalScheduling(GreedyMaximalScheduling):
+    """GMS with ties broken by device index (lowest first) instead of at random: a deterministic
+    function of the queues, which decentralized learners can imitate without sharing a random
+    stream (the default teacher of ``ntnric train mappo`` on conflict worlds)."""
+
+    name = "gms-ordered"
+
+    def _tie_break(self, shape: tuple[int, ...]) -> np.ndarray:
+        return np.broadcast_to(-0.5 * np.arange(shape[-1]) / shape[-1], shape)
 
 
 @register
