@@ -126,7 +126,8 @@ def export(checkpoint_path: str | Path, out: str | Path, tolerance: float = PARI
         "opset": OPSET,
         "parity": {"max_abs_diff": max_diff, "tolerance": tolerance, "argmax_agree": agree, "rows": int(obs.shape[0])},
         "training": {"wall_s": float(progress["wall_s"]), "teacher": config.teacher, "bc_slots": config.bc_slots,
-                     "best_eval_delay_ms": progress.get("best_delay_ms")},
+                     "best_eval_delay_ms": progress.get("best_delay_ms"),
+                     "resumed_at_slots": progress.get("resumed_at_slots", [])},
         "created_utc": created.isoformat().replace("+00:00", "Z"),
     }
     entry = model.metadata_props.add()

@@ -364,6 +364,7 @@ def train(config: MappoConfig, out_dir: str | Path, resume: bool = False, hook: 
         optim.load_state_dict(ckpt["optimizer"])
         vars(value_norm).update(ckpt["value_norm"])
         progress.update(ckpt["progress"])
+        progress["resumed_at_slots"] = [*progress.get("resumed_at_slots", []), int(progress["slots"])]
         torch.set_rng_state(ckpt["torch_rng"])
         rng.bit_generator.state = ckpt["numpy_rng"]
     (out / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")

@@ -83,6 +83,8 @@ def write_card(model: Path, metadata: dict[str, Any], config: dict[str, Any], ru
         f"- **trained** on `{scenario}` at load {load:g} for {metadata['steps']:,} world slots in "
         f"{training.get('wall_s', float('nan')) / 60:.1f} min on {machine()}; teacher "
         f"`{training.get('teacher')}` for the first {training.get('bc_slots', 0):,} slots, PPO after",
+        *([f"- **resumed** (`--resume`) at {', '.join(f'{n:,}' for n in training['resumed_at_slots'])} slots; "
+           "the command below runs the same configuration in one go"] if training.get("resumed_at_slots") else []),
         f"- **parity** torch ↔ onnxruntime: max |Δ| {metadata['parity']['max_abs_diff']:.2g} over "
         f"{metadata['parity']['rows']} rows, greedy actions agree",
         "",

@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from e2_sim.scenarios import ScenarioError, load_scenario, parse_override, preset_names
+from ntnric.models_cli import models_app
 from ntnric.train_cli import export_command, train_app
 from xapps.policies import PolicyError
 
@@ -31,6 +32,7 @@ app = typer.Typer(
 bench_app = typer.Typer(help="Benchmarks that report what they measured.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 app.add_typer(train_app, name="train")
+app.add_typer(models_app, name="models")
 app.command("export")(export_command)
 
 console = Console()
@@ -206,6 +208,8 @@ def ric(
     ready_file: Annotated[Path | None, typer.Option(help="Write the bound endpoints here (JSON) once serving.")] = None,
     busy_poll: Annotated[bool, typer.Option(help="ZeroMQ: poll without sleeping (lower latency, one busy core).")]
     = False,
+    model_dir: Annotated[str, typer.Option(help="Directory of the model registry's store ('' = in memory, lost "
+                                                "when the RIC stops).")] = ".ntnric/models",
 ) -> None:
     """Run the near-RT RIC: E2 and xApp terminations over ZeroMQ and gRPC, Admin, /metrics."""
     import asyncio
@@ -222,7 +226,7 @@ def ric(
         config = RicConfig(e2_zmq=e2_zmq or None, e2_grpc=e2_grpc or None, xapp_zmq=xapp_zmq or None,
                            xapp_grpc=xapp_grpc or None, admin_grpc=admin_grpc or None, metrics_port=metrics_port,
                            name=name, log_level=log_level.upper(), log_format=log_format,  # type: ignore[arg-type]
-                           busy_poll=busy_poll)
+                           busy_poll=busy_poll, model_dir=model_dir or None)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
@@ -365,8 +369,10 @@ def xapp(
         summary = runner.run(duration_s)
     except KeyboardInterrupt:
         summary = runner.summary()
+    fallbacks = f", {summary['fallbacks']} model fallbacks" if "fallbacks" in summary else ""
     err_console.print(f"xapp {name}: {summary['decisions']} decisions, {summary['skipped_slots']} skipped slots, "
-                      f"refusals {summary['refusals'] or 'none'}")
+                      f"refusals {summary['refusals'] or 'none'}, {summary['models_activated']} model switches"
+                      f"{fallbacks}")
 
 
 def _emulation_config(scenario: str, policy: str, transport: str, mode: str, slot_ms: float, slots: int | None,
@@ -403,13 +409,18 @@ def _live_emulation(config: Any) -> dict[str, Any]:
         task = progress.add_task(f"{config.scenario} · {config.policy} · {config.transport} · {config.mode}",
                                  total=config.slots, status="starting RIC, xApp and nodes")
 
+        def ready(endpoints: dict[str, str]) -> None:
+            if config.policy.startswith("onnx:") and endpoints.get("admin_grpc"):
+                progress.console.print(f"RIC admin at {endpoints['admin_grpc']}: deploy a model with "
+                                       f"ntnric models deploy FILE --xapp onnx --ric {endpoints['admin_grpc']}")
+
         def show(p: dict[str, Any]) -> None:
             progress.update(task, completed=p["slot"], status=(
                 f"{p['slots_per_s']:,.0f} slots/s · {p['throughput_mbps']:.1f} Mbit/s · "
                 f"latency p50 {p['latency_p50_us']:.0f} µs p99 {p['latency_p99_us']:.0f} µs · "
                 f"misses {p['misses']}/{p['expected']}"))
 
-        return run_emulation(config, on_progress=show)
+        return run_emulation(config, on_progress=show, on_ready=ready)
 
 
 def _print_run(document: dict[str, Any]) -> None:

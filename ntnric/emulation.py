@@ -7,6 +7,11 @@ stopped on completion, on Ctrl-C and as soon as one of them dies (`ntnric.launch
 
 With ``process_per_node`` the simulator itself starts one process per node
 (`run_process_per_node`) and serves them the world (`e2_sim.node.world_server`).
+
+Models can be deployed to the xApp while a run goes on (``ntnric models deploy FILE --xapp
+POLICY --ric ADMIN``, ADMIN from ``on_ready``); the RIC's model store lives in the run's work
+directory unless ``EmulationConfig.model_dir`` names one, and the result lists the models the RIC
+holds for the xApp with the slot each was switched to (``models``).
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ class EmulationConfig:
     # two-core host a third spinning process starves the other two (measured: 77 % vs 22 % misses)
     busy_poll: bool = True
     process_per_node: bool = False  # every node its own OS process (`run_process_per_node`)
+    model_dir: str | None = None  # the RIC's model store; None: a fresh one in the run's work directory
 
 
 def _wait_for_file(path: Path, group: ProcessGroup, component: Component, timeout_s: float) -> dict[str, Any]:
@@ -86,15 +92,37 @@ def _follow(path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
     return lines, offset + end + 1
 
 
+def xapp_name(policy: str) -> str:
+    """Name of the xApp `run` starts for ``policy``: ``onnx`` for ``onnx:PATH`` (what ``models deploy --xapp``
+    names), the policy name otherwise."""
+    return "onnx" if policy.startswith("onnx:") else policy
+
+
+def _stored_models(admin: str | None, xapp: str) -> list[dict[str, Any]]:
+    """The models the RIC holds for ``xapp`` (``ntnric models list --json``), [] when it has none."""
+    if not admin:
+        return []
+    from ntnric.models_cli import ModelsError, list_models
+
+    try:
+        return [{k: m[k] for k in ("name", "version", "sha256", "active", "source", "deployed_at",
+                                   "activated_at_slot")} for m in list_models(admin, xapp)]
+    except ModelsError:
+        return []
+
+
 def run_emulation(
     config: EmulationConfig,
     on_progress: Callable[[dict[str, Any]], None] | None = None,
     log_dir: Path | None = None,
+    on_ready: Callable[[dict[str, str]], None] | None = None,
 ) -> dict[str, Any]:
     """Start RIC, xApp and simulator, run ``config.slots`` slots, stop everything; the result.
 
-    Returns the simulator's result (KPIs, ``decision_latency_us``, ``hops_us``, misses) with the
-    run's settings added.
+    ``on_ready`` gets the RIC's bound endpoints (``admin_grpc`` is where ``ntnric models``
+    reaches it) once the RIC serves. Returns the simulator's result (KPIs,
+    ``decision_latency_us``, ``hops_us``, misses) with the run's settings added, and ``models``:
+    the RIC's models of the xApp (an ``onnx:`` policy) with ``activated_at_slot``.
     """
     work = Path(tempfile.mkdtemp(prefix="ntnric-run-"))
     ready_file = work / "ric.json"
@@ -105,12 +133,15 @@ def run_emulation(
             ric = group.start_python("ric", ["ric", "--ready-file", str(ready_file), "--e2-zmq", "tcp://127.0.0.1:0",
                                              "--e2-grpc", "127.0.0.1:0", "--xapp-zmq", "tcp://127.0.0.1:0",
                                              "--xapp-grpc", "127.0.0.1:0", "--admin-grpc", "127.0.0.1:0",
-                                             "--metrics-port", "0", "--log-level", "WARNING", *poll])
+                                             "--metrics-port", "0", "--log-level", "WARNING",
+                                             "--model-dir", config.model_dir or str(work / "models"), *poll])
             endpoints = _wait_for_file(ready_file, group, ric, timeout_s=30.0)
+            if on_ready is not None:
+                on_ready(endpoints)
             key = "zmq" if config.transport == "zmq" else "grpc"
             e2_address, xapp_address = endpoints[f"e2_{key}"], endpoints[f"xapp_{key}"]
-            group.start_python("xapp", ["xapp", config.policy, "--ric", xapp_address, "--policy", config.policy,
-                                        "--seed", str(config.seed), *poll])
+            group.start_python("xapp", ["xapp", xapp_name(config.policy), "--ric", xapp_address,
+                                        "--policy", config.policy, "--seed", str(config.seed), *poll])
             sim_args = ["sim", config.scenario, "--ric", e2_address, "--mode", config.mode,
                         "--slot-ms", str(config.slot_ms), "--slots", str(config.slots), "--seed", str(config.seed),
                         "--json", str(sim_json), "--progress-jsonl"]
@@ -136,9 +167,12 @@ def run_emulation(
             sim.expected_exit = True
             if sim.process.returncode != 0:
                 raise EmulationError(f"the simulator failed (exit {sim.process.returncode}): {sim.log_tail(1)}")
+            models = _stored_models(endpoints.get("admin_grpc"), xapp_name(config.policy)) if config.policy.startswith(
+                "onnx:") else []
         except ComponentDied as exc:
             raise EmulationError(str(exc)) from None
     result: dict[str, Any] = json.loads(sim_json.read_text())
+    result["models"] = models
     result["latency_samples_path"] = str(work / "latency_us.npy") if config.latency_samples else None
     return result
 
@@ -170,6 +204,7 @@ def run_document(config: EmulationConfig, result: dict[str, Any], kind: str = "r
         "slots_per_s": result["slots_per_s"],
         "wall_s": result["wall_s"],
         "policies": {config.policy: {"genie": config.genie_csi, **kpis}},
+        "models": result.get("models", []),
     }
 
 

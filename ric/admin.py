@@ -132,6 +132,22 @@ class AdminService(services_pb2_grpc.AdminServicer):
         return metrics_summary(self._core.metrics.registry)
 
 
+    async def DeployModel(
+        self, request: services_pb2.DeployModelRequest, context: grpc.aio.ServicerContext
+    ) -> services_pb2.ModelChangeReply:
+        return await self._core.models.deploy(request.xapp, request.model, request.file_name)
+
+    async def ListModels(
+        self, request: services_pb2.ListModelsRequest, context: grpc.aio.ServicerContext
+    ) -> services_pb2.ListModelsReply:
+        return self._core.models.list(request.xapp)
+
+    async def RollbackModel(
+        self, request: services_pb2.RollbackModelRequest, context: grpc.aio.ServicerContext
+    ) -> services_pb2.ModelChangeReply:
+        return await self._core.models.rollback(request.xapp)
+
+
 def add_admin(servicer: AdminService, server: grpc.aio.Server) -> None:
     services_pb2_grpc.add_AdminServicer_to_server(servicer, server)
 

@@ -61,6 +61,14 @@ class RicConfig(BaseModel):
         description="Poll the ZeroMQ sockets without sleeping in epoll: lower latency where idle wake-ups are slow "
         "(virtual machines), at the price of one busy core.",
     )
+    model_dir: str | None = Field(
+        default=".ntnric/models",
+        description="Directory of the model registry's store (relative paths start at the RIC's working "
+        "directory); None or '': kept in memory, lost when the RIC stops.",
+    )
+    model_switch_timeout_s: float = Field(
+        default=20.0, gt=0, description="How long a model deploy or rollback waits for the xApp to switch [s]."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
     log_format: Literal["text", "json"] = Field(default="text", description="Log line format.")
 
@@ -74,6 +82,11 @@ class RicConfig(BaseModel):
     def _grpc_address(cls, value: str | None, info: object) -> str | None:
         return _address_of("grpc", value, getattr(info, "field_name", "address"))
 
+    @field_validator("model_dir")
+    @classmethod
+    def _model_dir(cls, value: str | None) -> str | None:
+        return value or None
+
     @model_validator(mode="after")
     def _endpoints(self) -> RicConfig:
         if self.e2_zmq is None and self.e2_grpc is None:
@@ -84,8 +97,10 @@ class RicConfig(BaseModel):
 
     @classmethod
     def ephemeral(cls, host: str = "127.0.0.1", **overrides: object) -> RicConfig:
-        """Every endpoint on ``host`` with a free port picked at bind time (tests, in-process runs)."""
+        """Every endpoint on ``host`` with a free port picked at bind time, models kept in memory (tests,
+        in-process runs)."""
         values: dict[str, object] = {
+            "model_dir": None,
             "e2_zmq": f"tcp://{host}:0",
             "e2_grpc": f"{host}:0",
             "xapp_zmq": f"tcp://{host}:0",

@@ -49,6 +49,7 @@ from ric.protocol.codec import (
 from ric.protocol.gen import e2ap_pb2
 from ric.protocol.spec import WorldSpec
 from ric.registry import NodeEntry, RanFunctionEntry, Registry, XappEntry, world_id_of
+from ric.registry_models import ModelRegistry
 from ric.subscriptions import (
     CauseCode,
     CauseT,
@@ -112,6 +113,7 @@ class RicCore:
         self.registry = Registry()
         self.subs = SubscriptionManager(self.registry)
         self.constraints = ConstraintStore()
+        self.models = ModelRegistry(config, self.registry, metrics)
         self.links: set[Link] = set()
         self.started_ns = clock()
         self._txn = 0
@@ -147,6 +149,9 @@ class RicCore:
             "constraint_update": self._x_constraints,
             "error_indication": self._x_error_indication,
             "keepalive": self._x_keepalive,
+            "model_status": self._x_model_status,
+            "model_activated": self._x_model_activated,
+            "model_load_failed": self._x_model_load_failed,
         }
 
     # ================================================================== LinkHandler
@@ -593,6 +598,7 @@ class RicCore:
             if inst.link.open:
                 self._send_delete(inst)
         self.constraints.clear_owner(xapp.xapp_id)
+        self.models.xapp_left(xapp)
         self._update_gauges()
         log(_log, logging.INFO, "xapp_left", xapp=xapp.xapp_id, subscriptions_deleted=len(emptied))
 
@@ -612,6 +618,20 @@ class RicCore:
         if link not in self.registry.xapps:
             self._error(link, e2ap_pb2.CAUSE_NOT_REGISTERED, "unknown xApp: register first", pdu.transaction_id,
                         "keepalive")
+
+    # ------------------------------------------------------------------ model registry (xApp side)
+
+    def _x_model_status(self, link: Link, pdu: e2ap_pb2.XappPdu, t_in: int) -> None:
+        problem = self.models.on_status(self.registry.xapps[link], pdu.model_status)
+        if problem is not None:
+            self._malformed(link, "bad_model_status", e2ap_pb2.CAUSE_INVALID_VALUE, problem, pdu.transaction_id,
+                            "model_status")
+
+    def _x_model_activated(self, link: Link, pdu: e2ap_pb2.XappPdu, t_in: int) -> None:
+        self.models.on_activated(self.registry.xapps[link], pdu.model_activated)
+
+    def _x_model_load_failed(self, link: Link, pdu: e2ap_pb2.XappPdu, t_in: int) -> None:
+        self.models.on_load_failed(self.registry.xapps[link], pdu.model_load_failed)
 
     # ------------------------------------------------------------------ subscriptions (xApp side)
 

@@ -168,6 +168,14 @@ class RicMetrics:
         self.internal_errors = Counter(
             f"{PREFIX}_internal_errors", "Messages whose handling failed inside the RIC", registry=r
         )
+        self.model_requests = Counter(
+            f"{PREFIX}_model_requests", "Model deploys and rollbacks by outcome (activated, unconfirmed, refused)",
+            ["request", "outcome"], registry=r,
+        )
+        self.model_switches = Counter(
+            f"{PREFIX}_model_switches", "Model switches xApps reported (activated, load_failed)", ["outcome"],
+            registry=r,
+        )
         self.nodes = Gauge(f"{PREFIX}_nodes", "E2 nodes set up", registry=r)
         self.xapps = Gauge(f"{PREFIX}_xapps", "xApps registered", registry=r)
         self.links = Gauge(f"{PREFIX}_links", "Connected peers", ["link"], registry=r)

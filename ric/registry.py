@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ric.protocol.codec import Layout
 from ric.protocol.gen import e2ap_pb2
@@ -63,7 +63,12 @@ class NodeEntry:
 
 @dataclass(eq=False)
 class XappEntry:
-    """One registered xApp instance."""
+    """One registered xApp instance.
+
+    ``models_announced`` turns true with its first model status (`ric.registry_models`);
+    ``model_spec`` is then the spec models must match to run in it (None: it runs no models) and
+    ``running_sha`` the hex sha256 of the model it runs ('' for none).
+    """
 
     xapp_id: str
     name: str
@@ -71,6 +76,9 @@ class XappEntry:
     may_constrain: bool
     link: Link
     subscriptions: dict[int, XappSubscription] = field(default_factory=dict)
+    models_announced: bool = False
+    model_spec: dict[str, Any] | None = None
+    running_sha: str = ""
 
 
 def world_id_of(world_spec_json: str) -> str:

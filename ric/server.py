@@ -23,6 +23,7 @@ from ric.config import RicConfig
 from ric.core import RicCore
 from ric.logs import LOGGER_NAME, configure, log
 from ric.metrics import RicMetrics
+from ric.model_store import ModelStoreError
 from ric.transport.base import TransportError
 from ric.transport.grpc_server import GrpcServer
 from ric.transport.zmq_server import ZmqRouterEndpoint
@@ -74,8 +75,9 @@ class Ric:
     async def start(self) -> Endpoints:
         """Bind every endpoint and start serving; raises `RicError` (one line) when one cannot bind."""
         try:
+            self.core.models.open()
             return await self._start()
-        except TransportError as exc:
+        except (TransportError, ModelStoreError) as exc:
             await self.stop(0)
             raise RicError(str(exc)) from None
 
@@ -167,6 +169,7 @@ class Ric:
         if self._context is not None:
             self._context.term()
             self._context = None
+        await self.core.models.close()
 
 
 async def serve(
@@ -176,6 +179,8 @@ async def serve(
     stop: asyncio.Event | None = None,
 ) -> None:
     """Run a RIC until ``stop`` is set, the task is cancelled, or SIGINT/SIGTERM arrives.
+
+    The model registry's store (``config.model_dir``) is read before any endpoint binds.
 
     Parameters
     ----------
@@ -190,12 +195,13 @@ async def serve(
     ------
     RicError
         An endpoint cannot bind (e.g. ``cannot bind E2 gRPC endpoint 127.0.0.1:36422: address
-        already in use or not available``).
+        already in use or not available``), or the model store cannot be read.
     """
     configure(config.log_level, config.log_format)
     ric = Ric(config)
     endpoints = await ric.start()
-    log(_log, logging.INFO, "ric_started", name=config.name, **endpoints.as_dict())
+    log(_log, logging.INFO, "ric_started", name=config.name, **endpoints.as_dict(),
+        model_dir=config.model_dir or "(memory)", models=ric.core.models.n_models)
     stop_event = stop if stop is not None else asyncio.Event()
     loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []

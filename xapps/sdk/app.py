@@ -13,14 +13,27 @@ Example::
             return self.policy.decide(reports)
 
 `XappRunner(Greedy(), "tcp://127.0.0.1:4560").run()` connects it to a RIC.
+
+Models
+------
+An xApp that runs ONNX models takes part in the RIC's model registry by overriding four hooks:
+`XApp.model_spec` (what a model must match, `ric.protocol.models.spec_of`), `XApp.running_model`,
+`XApp.prepare_model` and `XApp.activate_model`. When the RIC pushes a model, the runner calls
+``prepare_model`` in a loader thread while the xApp keeps deciding with the running model, then
+``activate_model`` between two slots' decisions, and tells the RIC the slot it switched at (or why
+the model could not be prepared: the running one stays).
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
 
 from ric.protocol import Controls, Reports, WorldSpec
+from ric.protocol.models import ModelError
 
 
 class Stamps:
@@ -39,6 +52,30 @@ class Stamps:
     def features(self) -> None:
         """Mark the end of feature building (observation ready for the model)."""
         self.features_done = time.monotonic_ns()
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """An ONNX model file as an xApp runs it.
+
+    Attributes
+    ----------
+    data : bytes
+        The file's content.
+    name : str
+        File name, for the registry's listing.
+    version : str
+        The metadata's ``version`` ('' when unknown).
+    """
+
+    data: bytes
+    name: str = ""
+    version: str = ""
+
+    @property
+    def sha256(self) -> str:
+        """Hex sha256 of the file (its id in the RIC's registry)."""
+        return hashlib.sha256(self.data).hexdigest()
 
 
 class XApp(ABC):
@@ -73,3 +110,29 @@ class XApp(ABC):
 
     def on_refused(self, slot: int, node: str, cause: str, detail: str) -> None:  # noqa: B027 - optional hook
         """The RIC or a node refused this xApp's control for ``node`` at ``slot``."""
+
+    def stats(self) -> dict[str, Any]:
+        """Counters the xApp adds to the runner's summary (e.g. a learned policy's fallbacks)."""
+        return {}
+
+    # ------------------------------------------------------------------ models (module docstring)
+
+    def model_spec(self) -> dict[str, Any] | None:
+        """The spec a model must match to run here, once the world is known; None: no models."""
+        return None
+
+    def running_model(self) -> ModelFile | None:
+        """The model deciding now, if any."""
+        return None
+
+    def prepare_model(self, data: bytes) -> Any:
+        """Load and check ``data`` beside the running model; raise `ModelError` with the reason.
+
+        Runs in the runner's loader thread while `on_reports` goes on in the main thread: it must
+        not change anything `on_reports` uses. The return value goes to `activate_model`.
+        """
+        raise ModelError(f"xApp {self.name!r} runs no models")
+
+    def activate_model(self, prepared: Any) -> None:
+        """Make a model returned by `prepare_model` the running one (called between two decisions)."""
+        raise ModelError(f"xApp {self.name!r} runs no models")

@@ -1,18 +1,31 @@
 """`XappRunner`: connects an `XApp` to a RIC and drives it slot by slot.
 
 It registers the xApp, learns the world from the registration (or from a later node update),
-subscribes to every node with the xApp's decision period, assembles each slot's reports (from
-one or several indications), calls `XApp.on_reports`, and sends the controls back stamped with
-the hop times. When it falls behind it skips to the newest slot (a control for an old slot would
-be stale anyway). It re-registers and re-subscribes when the RIC restarts or the link drops.
+starts the xApp on it (`XApp.on_start`), then subscribes to every node with the xApp's decision
+period, assembles each slot's reports (from one or several indications), calls
+`XApp.on_reports`, and sends the controls back stamped with the hop times. Subscribing only
+after `XApp.on_start` keeps the nodes' slots from starting while the xApp still loads its policy.
+When it falls behind it skips to the newest slot (a control for an old slot would be stale
+anyway). It re-registers and re-subscribes when the RIC restarts or the link drops.
+
+Models: after each registration, once the world is known, the runner announces the xApp's model
+spec and running model (``XappModelStatus``). A model the RIC pushes (``ModelUpdate``) is
+prepared by `XApp.prepare_model` in a loader thread while the slots go on with the running model;
+at the next slot boundary (right before a slot's decision, or after `LOADING_PROBE_S` without any
+message when no slot is in progress) `XApp.activate_model` swaps it in and the RIC learns the
+slot (``ModelActivated``: the first slot the new model decides), or the reason it could not be
+prepared (``ModelLoadFailed``; the running model stays).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +34,7 @@ from google.protobuf.message import DecodeError
 
 from ric.protocol import Controls, Reports, WorldSpec, codec
 from ric.protocol.gen import e2ap_pb2 as ap
+from ric.protocol.models import ModelError
 from ric.protocol.sm import REPORT_ARRAYS
 from ric.transport.base import TransportError
 from ric.transport.client import Client, connect
@@ -30,6 +44,7 @@ _log = logging.getLogger("ntnric.xapp")
 _REREGISTER_CAUSES = {ap.CAUSE_NOT_REGISTERED}
 REQUESTOR_ID = 1
 IDLE_PROBE_S = 0.5  # with no message for this long, send the RIC a keepalive [s]
+LOADING_PROBE_S = 0.05  # while a model loads, no message for this long means no slot in progress [s]
 
 
 @dataclass
@@ -41,6 +56,15 @@ class _Pending:
     covered: set[int] = field(default_factory=set)
     hop_times: Any = None
     xapp_in_ns: int = 0
+
+
+@dataclass
+class _Load:
+    """A pushed model being prepared in the loader thread."""
+
+    sha256: str
+    version: str
+    future: Future[tuple[Any, float]]
 
 
 class XappRunner:
@@ -65,6 +89,12 @@ class XappRunner:
         self._pending: _Pending | None = None
         self._last_slot = -1
         self._registered = False
+        self.models_activated = 0
+        self.model_load_failures = 0
+        self._loader: ThreadPoolExecutor | None = None
+        self._loads: deque[_Load] = deque()
+        self._switched: list[tuple[str, float]] = []  # activated, not yet reported: (sha256, prepare_ms)
+        self._stopping = False
 
     # ------------------------------------------------------------------ connection
 
@@ -104,14 +134,83 @@ class XappRunner:
                                   requestor_id=REQUESTOR_ID, ran_function_id=codec.SLOT_RAN_FUNCTION_ID,
                                   trigger=ap.EventTrigger(period_slots=self.app.period_slots), all_nodes=True)))
 
-    def _learn_world(self, specs: Any) -> None:
+    def _ready(self) -> None:
+        """Registered and started on its world: subscribe and announce the models."""
+        self._subscribe()
+        self._announce_models()
+
+    def _learn_world(self, specs: Any) -> bool:
+        """Start the xApp on the first world spec seen; whether it started now."""
         if self.spec is not None or not specs:
-            return
+            return False
         spec = WorldSpec.from_json(next(iter(specs.values())))
         self.spec = spec
         self.names = [n.name for n in spec.nodes]
         self.app.on_start(spec)
         _log.info("world scenario=%s nodes=%d", spec.scenario, spec.n_nodes)
+        return True
+
+    # ------------------------------------------------------------------ models
+
+    def _announce_models(self) -> None:
+        """Tell the RIC what models this xApp runs and which one runs now."""
+        status = ap.XappModelStatus()
+        spec = self.app.model_spec()
+        if spec is not None:
+            status.model_spec_json = json.dumps(spec, sort_keys=True)
+            running = self.app.running_model()
+            if running is not None:
+                status.running_sha256 = running.sha256
+                status.running_version = running.version
+                status.running_name = running.name
+                status.running_model = running.data
+        self._send(ap.XappPdu(transaction_id=self._next_txn(), slot=-1, model_status=status))
+
+    def _on_model_update(self, update: ap.ModelUpdate) -> None:
+        data = bytes(update.model)
+        if hashlib.sha256(data).hexdigest() != update.sha256:
+            self._load_failed(update.sha256, "the model's bytes do not match its sha256")
+            return
+        if self._loader is None:
+            self._loader = ThreadPoolExecutor(1, thread_name_prefix="model-loader")
+        self._loads.append(_Load(update.sha256, update.version, self._loader.submit(self._prepare, data)))
+        _log.info("model_loading sha256=%s version=%s", update.sha256[:12], update.version)
+
+    def _prepare(self, data: bytes) -> tuple[Any, float]:
+        """In the loader thread: the prepared model and the time it took [ms]."""
+        start = time.perf_counter()
+        prepared = self.app.prepare_model(data)
+        return prepared, (time.perf_counter() - start) * 1e3
+
+    def _activate_ready(self) -> None:
+        """Swap in every prepared model, in the order they came (a slot boundary)."""
+        while self._loads and self._loads[0].future.done():
+            load = self._loads.popleft()
+            try:
+                prepared, prepare_ms = load.future.result()
+                self.app.activate_model(prepared)
+            except ModelError as exc:
+                self._load_failed(load.sha256, str(exc))
+                continue
+            except Exception as exc:  # a loader bug must not stop the slots; the RIC learns it
+                _log.exception("model_prepare_crashed sha256=%s", load.sha256[:12])
+                self._load_failed(load.sha256, f"{type(exc).__name__}: {exc}")
+                continue
+            self._switched.append((load.sha256, prepare_ms))
+
+    def _report_switched(self, slot: int) -> None:
+        for sha, prepare_ms in self._switched:
+            self.models_activated += 1
+            _log.info("model_activated sha256=%s slot=%d prepare_ms=%.1f", sha[:12], slot, prepare_ms)
+            self._send(ap.XappPdu(transaction_id=self._next_txn(), slot=slot, model_activated=ap.ModelActivated(
+                sha256=sha, slot=slot, prepare_ms=prepare_ms)))
+        self._switched.clear()
+
+    def _load_failed(self, sha: str, reason: str) -> None:
+        self.model_load_failures += 1
+        _log.warning("model_load_failed sha256=%s detail=%s", sha[:12], reason)
+        self._send(ap.XappPdu(transaction_id=self._next_txn(), slot=-1, model_load_failed=ap.ModelLoadFailed(
+            sha256=sha, cause=ap.Cause(code=ap.CAUSE_INVALID_VALUE, detail=reason))))
 
     # ------------------------------------------------------------------ messages
 
@@ -122,9 +221,13 @@ class XappRunner:
         elif which == "register_response":
             self._registered = True
             self._learn_world(pdu.register_response.world_specs)
-            self._subscribe()
+            if self.spec is not None:
+                self._ready()
         elif which == "node_update":
-            self._learn_world(pdu.node_update.world_specs)
+            if self._learn_world(pdu.node_update.world_specs) and self._registered:
+                self._ready()
+        elif which == "model_update":
+            self._on_model_update(pdu.model_update)
         elif which == "subscription_response":
             index = {name: i for i, name in enumerate(self.names)}
             for item in pdu.subscription_response.admitted:
@@ -192,14 +295,20 @@ class XappRunner:
         return Reports(slot=pending.slot, extra=extra, **full), sorted(set(rows))
 
     def _decide(self, pending: _Pending) -> None:
+        if self._loads:
+            self._activate_ready()
         reports, rows = self._assemble(pending)
         stamps = Stamps()
-        stamps.features_done = time.monotonic_ns()
+        start = time.monotonic_ns()
         controls = self.app.on_reports(reports, stamps)
-        stamps.inference_done = time.monotonic_ns()
-        if controls is None:
-            return
-        self._send_controls(pending, controls, rows, stamps)
+        end = time.monotonic_ns()
+        # what the xApp did not mark itself: features end where it was called, inference where it returned
+        stamps.features_done = stamps.features_done or start
+        stamps.inference_done = stamps.inference_done or end
+        if controls is not None:
+            self._send_controls(pending, controls, rows, stamps)
+        if self._switched:
+            self._report_switched(pending.slot)
 
     def _send_controls(self, pending: _Pending, controls: Controls, rows: list[int], stamps: Stamps) -> None:
         out = ap.XappPdu(transaction_id=self._next_txn(), slot=pending.slot)
@@ -219,19 +328,24 @@ class XappRunner:
     # ------------------------------------------------------------------ loop
 
     def run(self, duration_s: float | None = None) -> dict[str, Any]:
-        """Serve until ``duration_s`` passes (forever when None) or the process is interrupted."""
+        """Serve until ``duration_s`` passes (forever when None), `stop` is called or the process is interrupted."""
+        self._stopping = False
         self._connect()
         end = None if duration_s is None else time.monotonic() + duration_s
         try:
-            while end is None or time.monotonic() < end:
+            while not self._stopping and (end is None or time.monotonic() < end):
                 assert self.link is not None
                 try:
-                    data = self.link.recv_bytes(IDLE_PROBE_S)
+                    data = self.link.recv_bytes(LOADING_PROBE_S if self._loads else IDLE_PROBE_S)
                 except TransportError as exc:
                     _log.warning("link_lost error=%s", exc)
                     self._connect()
                     continue
                 if data is None:
+                    if self._loads:  # no slot in progress: this is a slot boundary too
+                        self._activate_ready()
+                        self._report_switched(self._pending.slot if self._pending else self._last_slot + 1)
+                        continue
                     if not self._registered:
                         self._register()  # unanswered (the RIC was not up yet): ask again
                     else:
@@ -261,10 +375,20 @@ class XappRunner:
                 continue
             self._handle(pdu, recv_ns)
 
+    def stop(self) -> None:
+        """Ask `run` (in another thread) to return; it does within `IDLE_PROBE_S`."""
+        self._stopping = True
+
     def summary(self) -> dict[str, Any]:
-        return {"decisions": self.decisions, "skipped_slots": self.skipped_slots, "refusals": dict(self.refusals)}
+        """Decisions, skipped slots, refusals by cause, model switches and the xApp's own `XApp.stats`."""
+        return {"decisions": self.decisions, "skipped_slots": self.skipped_slots, "refusals": dict(self.refusals),
+                "models_activated": self.models_activated, "model_load_failures": self.model_load_failures,
+                **self.app.stats()}
 
     def close(self) -> None:
+        if self._loader is not None:
+            self._loader.shutdown(wait=False, cancel_futures=True)
+            self._loader = None
         if self.link is not None:
             with contextlib.suppress(TransportError):
                 self.link.send(ap.XappPdu(transaction_id=self._next_txn(), slot=-1,

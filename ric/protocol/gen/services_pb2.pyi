@@ -143,3 +143,75 @@ class MetricsSummaryReply(_message.Message):
     counters: _containers.ScalarMap[str, float]
     latencies: _containers.RepeatedCompositeFieldContainer[LatencySummary]
     def __init__(self, counters: _Optional[_Mapping[str, float]] = ..., latencies: _Optional[_Iterable[_Union[LatencySummary, _Mapping]]] = ...) -> None: ...
+
+class DeployModelRequest(_message.Message):
+    __slots__ = ("xapp", "model", "file_name")
+    XAPP_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    xapp: str
+    model: bytes
+    file_name: str
+    def __init__(self, xapp: _Optional[str] = ..., model: _Optional[bytes] = ..., file_name: _Optional[str] = ...) -> None: ...
+
+class RollbackModelRequest(_message.Message):
+    __slots__ = ("xapp",)
+    XAPP_FIELD_NUMBER: _ClassVar[int]
+    xapp: str
+    def __init__(self, xapp: _Optional[str] = ...) -> None: ...
+
+class ModelChangeReply(_message.Message):
+    __slots__ = ("accepted", "reason", "sha256", "version", "activated_at_slot", "prepare_ms", "xapp_ids")
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    ACTIVATED_AT_SLOT_FIELD_NUMBER: _ClassVar[int]
+    PREPARE_MS_FIELD_NUMBER: _ClassVar[int]
+    XAPP_IDS_FIELD_NUMBER: _ClassVar[int]
+    accepted: bool
+    reason: str
+    sha256: str
+    version: str
+    activated_at_slot: int
+    prepare_ms: float
+    xapp_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, accepted: _Optional[bool] = ..., reason: _Optional[str] = ..., sha256: _Optional[str] = ..., version: _Optional[str] = ..., activated_at_slot: _Optional[int] = ..., prepare_ms: _Optional[float] = ..., xapp_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListModelsRequest(_message.Message):
+    __slots__ = ("xapp",)
+    XAPP_FIELD_NUMBER: _ClassVar[int]
+    xapp: str
+    def __init__(self, xapp: _Optional[str] = ...) -> None: ...
+
+class StoredModel(_message.Message):
+    __slots__ = ("xapp", "name", "version", "sha256", "metadata_json", "active", "running", "deployed_at", "activated_at_slot", "size_bytes", "source")
+    XAPP_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    METADATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYED_AT_FIELD_NUMBER: _ClassVar[int]
+    ACTIVATED_AT_SLOT_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    xapp: str
+    name: str
+    version: str
+    sha256: str
+    metadata_json: str
+    active: bool
+    running: bool
+    deployed_at: str
+    activated_at_slot: int
+    size_bytes: int
+    source: str
+    def __init__(self, xapp: _Optional[str] = ..., name: _Optional[str] = ..., version: _Optional[str] = ..., sha256: _Optional[str] = ..., metadata_json: _Optional[str] = ..., active: _Optional[bool] = ..., running: _Optional[bool] = ..., deployed_at: _Optional[str] = ..., activated_at_slot: _Optional[int] = ..., size_bytes: _Optional[int] = ..., source: _Optional[str] = ...) -> None: ...
+
+class ListModelsReply(_message.Message):
+    __slots__ = ("models",)
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    models: _containers.RepeatedCompositeFieldContainer[StoredModel]
+    def __init__(self, models: _Optional[_Iterable[_Union[StoredModel, _Mapping]]] = ...) -> None: ...

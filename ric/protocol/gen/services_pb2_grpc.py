@@ -177,8 +177,7 @@ class XappService:
 
 
 class AdminStub:
-    """Operator interface of a running RIC. The model registry (deploy, list, rollback) joins this
-    service with its own methods.
+    """Operator interface of a running RIC, including the model registry (deploy, list, rollback).
     """
 
     def __init__(self, channel):
@@ -212,11 +211,25 @@ class AdminStub:
                 request_serializer=ntnric_dot_services__pb2.MetricsSummaryRequest.SerializeToString,
                 response_deserializer=ntnric_dot_services__pb2.MetricsSummaryReply.FromString,
                 _registered_method=True)
+        self.DeployModel = channel.unary_unary(
+                '/ntnric.v1.Admin/DeployModel',
+                request_serializer=ntnric_dot_services__pb2.DeployModelRequest.SerializeToString,
+                response_deserializer=ntnric_dot_services__pb2.ModelChangeReply.FromString,
+                _registered_method=True)
+        self.ListModels = channel.unary_unary(
+                '/ntnric.v1.Admin/ListModels',
+                request_serializer=ntnric_dot_services__pb2.ListModelsRequest.SerializeToString,
+                response_deserializer=ntnric_dot_services__pb2.ListModelsReply.FromString,
+                _registered_method=True)
+        self.RollbackModel = channel.unary_unary(
+                '/ntnric.v1.Admin/RollbackModel',
+                request_serializer=ntnric_dot_services__pb2.RollbackModelRequest.SerializeToString,
+                response_deserializer=ntnric_dot_services__pb2.ModelChangeReply.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
-    """Operator interface of a running RIC. The model registry (deploy, list, rollback) joins this
-    service with its own methods.
+    """Operator interface of a running RIC, including the model registry (deploy, list, rollback).
     """
 
     def Health(self, request, context):
@@ -244,6 +257,24 @@ class AdminServicer:
         raise NotImplementedError('Method not implemented!')
 
     def MetricsSummary(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeployModel(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListModels(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RollbackModel(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -277,6 +308,21 @@ def add_AdminServicer_to_server(servicer, server):
                     request_deserializer=ntnric_dot_services__pb2.MetricsSummaryRequest.FromString,
                     response_serializer=ntnric_dot_services__pb2.MetricsSummaryReply.SerializeToString,
             ),
+            'DeployModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeployModel,
+                    request_deserializer=ntnric_dot_services__pb2.DeployModelRequest.FromString,
+                    response_serializer=ntnric_dot_services__pb2.ModelChangeReply.SerializeToString,
+            ),
+            'ListModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModels,
+                    request_deserializer=ntnric_dot_services__pb2.ListModelsRequest.FromString,
+                    response_serializer=ntnric_dot_services__pb2.ListModelsReply.SerializeToString,
+            ),
+            'RollbackModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.RollbackModel,
+                    request_deserializer=ntnric_dot_services__pb2.RollbackModelRequest.FromString,
+                    response_serializer=ntnric_dot_services__pb2.ModelChangeReply.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'ntnric.v1.Admin', rpc_method_handlers)
@@ -286,8 +332,7 @@ def add_AdminServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Admin:
-    """Operator interface of a running RIC. The model registry (deploy, list, rollback) joins this
-    service with its own methods.
+    """Operator interface of a running RIC, including the model registry (deploy, list, rollback).
     """
 
     @staticmethod
@@ -415,6 +460,87 @@ class Admin:
             '/ntnric.v1.Admin/MetricsSummary',
             ntnric_dot_services__pb2.MetricsSummaryRequest.SerializeToString,
             ntnric_dot_services__pb2.MetricsSummaryReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeployModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ntnric.v1.Admin/DeployModel',
+            ntnric_dot_services__pb2.DeployModelRequest.SerializeToString,
+            ntnric_dot_services__pb2.ModelChangeReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ntnric.v1.Admin/ListModels',
+            ntnric_dot_services__pb2.ListModelsRequest.SerializeToString,
+            ntnric_dot_services__pb2.ListModelsReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RollbackModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ntnric.v1.Admin/RollbackModel',
+            ntnric_dot_services__pb2.RollbackModelRequest.SerializeToString,
+            ntnric_dot_services__pb2.ModelChangeReply.FromString,
             options,
             channel_credentials,
             insecure,
