@@ -197,8 +197,10 @@ class RecurrentNet(nn.Module):
     def forward(self, x: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z = torch.relu(self.fc1(self.norm(x)))
         z = torch.relu(self.fc2(z))
-        xr, xz, xn = self.gru_x(z).chunk(3, dim=-1)
-        hr, hz, hn = self.gru_h(h).chunk(3, dim=-1)
+        gx, gh, k = self.gru_x(z), self.gru_h(h), self.hidden
+        # constant slices (not chunk): the exported graph then has no shape arithmetic
+        xr, xz, xn = gx[..., :k], gx[..., k : 2 * k], gx[..., 2 * k :]
+        hr, hz, hn = gh[..., :k], gh[..., k : 2 * k], gh[..., 2 * k :]
         r = torch.sigmoid(xr + hr)
         u = torch.sigmoid(xz + hz)
         n = torch.tanh(xn + r * hn)

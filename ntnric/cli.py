@@ -411,8 +411,9 @@ def _live_emulation(config: Any) -> dict[str, Any]:
 
         def ready(endpoints: dict[str, str]) -> None:
             if config.policy.startswith("onnx:") and endpoints.get("admin_grpc"):
-                progress.console.print(f"RIC admin at {endpoints['admin_grpc']}: deploy a model with "
-                                       f"ntnric models deploy FILE --xapp onnx --ric {endpoints['admin_grpc']}")
+                admin = endpoints["admin_grpc"]
+                progress.console.print(f"RIC admin at {admin}: deploy a model with ntnric models deploy FILE "
+                                       f"--xapp onnx --ric {admin}", highlight=False, soft_wrap=True)
 
         def show(p: dict[str, Any]) -> None:
             progress.update(task, completed=p["slot"], status=(

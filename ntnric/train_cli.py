@@ -130,5 +130,5 @@ def export_command(
         from ntnric.cards import write_card
 
         config = load_checkpoint(checkpoint)["config"]
-        path = write_card(out, metadata, config, str(checkpoint.parent), slots=card_slots)
+        path = write_card(out, metadata, config, f"runs/{metadata['scenario']}", slots=card_slots)
         console.print(f"wrote {path}")
