@@ -33,6 +33,7 @@ devices (`neighbourhood_matrix`).
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 from typing import Any
@@ -188,30 +189,37 @@ class ActionDecoder:
             watts = [10.0 ** ((dbm - 30.0) / 10.0) for dbm in row]
             table[node, 1 : 1 + len(watts)] = watts
         self._power_table_w = table  # (K, L+1), column 0 = off
+        self._node_index = np.arange(spec.n_nodes)[None, :, None]
 
     def decode(self, actions: np.ndarray, reports: Reports) -> Controls:
         """Controls for ``actions`` (int, (B, K, 2S)); dummy slots and "none"/"off" are silent."""
         b, k, _ = actions.shape
         s = self.spec.n_resources
-        device = actions[..., :s].astype(np.intp) - 1  # (B, K, S), -1 = none
-        level = actions[..., s:].astype(np.intp)
-        power = self._power_table_w[np.arange(k)[None, :, None], level]
-        valid = device >= 0
+        device = actions[..., :s] - 1  # (B, K, S), -1 = none
+        power = self._power_table_w[self._node_index, actions[..., s:]]
         chosen_active = np.take_along_axis(reports.active, np.maximum(device, 0), axis=2)
-        on = valid & chosen_active & (power > 0)
-        controls = Controls.off(b, k, s)
-        controls.user[...] = np.where(on, device, -1)
-        controls.power_w[...] = np.where(on, power, 0.0)
-        return controls
+        on = (device >= 0) & chosen_active & (power > 0)
+        return Controls(
+            user=np.where(on, device, -1).astype(np.int16),
+            power_w=np.where(on, power, np.float32(0.0)),
+            mask=np.ones((b, k, s), dtype=bool),
+            move_m=np.zeros((b, k, 3), dtype=np.float32),
+        )
 
 
 def split_argmax(logits: np.ndarray, heads: list[int]) -> np.ndarray:
-    """Greedy action per head: ``(N, sum(heads))`` logits → ``(N, len(heads))`` int64."""
+    """Greedy action per head: ``(N, sum(heads))`` logits → ``(N, len(heads))`` int64.
+
+    Consecutive heads of one size are reduced in one call (the device heads, then the power heads).
+    """
     out = np.empty((logits.shape[0], len(heads)), dtype=np.int64)
-    start = 0
-    for i, size in enumerate(heads):
-        out[:, i] = logits[:, start : start + size].argmax(axis=1)
-        start += size
+    start = head = 0
+    for size, group in itertools.groupby(heads):
+        n = len(list(group))
+        block = logits[:, start : start + n * size].reshape(-1, n, size)
+        out[:, head : head + n] = block.argmax(axis=2)
+        start += n * size
+        head += n
     return out
 
 
