@@ -6,6 +6,7 @@ line on stderr and exit status 2, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -210,6 +211,8 @@ def ric(
     = False,
     model_dir: Annotated[str, typer.Option(help="Directory of the model registry's store ('' = in memory, lost "
                                                 "when the RIC stops).")] = ".ntnric/models",
+    constraint_xapps: Annotated[str | None, typer.Option(
+        help="Comma-separated xApp names allowed to set constraints (default: every xApp that asks).")] = None,
 ) -> None:
     """Run the near-RT RIC: E2 and xApp terminations over ZeroMQ and gRPC, Admin, /metrics."""
     import asyncio
@@ -226,7 +229,9 @@ def ric(
         config = RicConfig(e2_zmq=e2_zmq or None, e2_grpc=e2_grpc or None, xapp_zmq=xapp_zmq or None,
                            xapp_grpc=xapp_grpc or None, admin_grpc=admin_grpc or None, metrics_port=metrics_port,
                            name=name, log_level=log_level.upper(), log_format=log_format,  # type: ignore[arg-type]
-                           busy_poll=busy_poll, model_dir=model_dir or None)
+                           busy_poll=busy_poll, model_dir=model_dir or None,
+                           constraint_xapps=None if constraint_xapps is None else tuple(
+                               n.strip() for n in constraint_xapps.split(",") if n.strip()))
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
@@ -375,10 +380,40 @@ def xapp(
                       f"{fallbacks}")
 
 
+@app.command("hierarchy-xapp", hidden=True)
+def hierarchy_xapp(
+    tier: Annotated[str, typer.Argument(help="satellite, hap or local.")],
+    ric_address: Annotated[str, typer.Option("--ric", help="RIC xApp address: tcp://HOST:PORT or HOST:PORT (gRPC).")]
+    = "tcp://127.0.0.1:4560",
+    constraint_wait_s: Annotated[float, typer.Option(help="Longest wait for the tier above's constraint [s].")] = 1.0,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the summary here when stopped.")] = None,
+    progress_jsonl: Annotated[bool, typer.Option(help="Print JSON progress lines on stdout.")] = False,
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "WARNING",
+    busy_poll: Annotated[bool, typer.Option(help="ZeroMQ: poll without sleeping (lower latency, one busy core).")]
+    = False,
+) -> None:
+    """One tier xApp of the space–air–ground hierarchy (`xapps.hierarchy`), until Ctrl-C."""
+    from xapps.hierarchy import TIER_XAPPS
+    from xapps.sdk import XappRunner
+
+    if tier not in TIER_XAPPS:
+        raise UsageError(f"tier must be one of {', '.join(TIER_XAPPS)}, got {tier!r}")
+    _configure_logging(log_level)
+
+    def progress(line: dict[str, Any]) -> None:
+        print(json.dumps({"tier_progress": line}), flush=True)
+
+    runner = XappRunner(TIER_XAPPS[tier](), ric_address, busy_poll=busy_poll, constraint_wait_s=constraint_wait_s,
+                        progress=progress if progress_jsonl else None)
+    with contextlib.suppress(KeyboardInterrupt):
+        runner.run()
+    _write_json(json_path, runner.summary())
+
+
 def _emulation_config(scenario: str, policy: str, transport: str, mode: str, slot_ms: float, slots: int | None,
                       seed: int, load: float | None, set_: list[str] | None, latency_samples: bool = False,
-                      process_per_node: bool = False, busy_poll: bool = True) -> Any:
-    from ntnric.emulation import EmulationConfig
+                      process_per_node: bool = False, busy_poll: bool = True, hierarchy: bool = False) -> Any:
+    from ntnric.emulation import HIERARCHY_POLICY, EmulationConfig
     from xapps.policies import policy_class
 
     if transport not in ("zmq", "grpc"):
@@ -386,6 +421,16 @@ def _emulation_config(scenario: str, policy: str, transport: str, mode: str, slo
     if mode not in ("lockstep", "realtime"):
         raise UsageError(f"--mode must be lockstep or realtime, got {mode!r}")
     scenario_obj = load_scenario(scenario, _overrides(set_))
+    if hierarchy:
+        if scenario_obj.world != "sag":
+            raise UsageError(f"--hierarchy runs the space–air–ground world 'sag', not {scenario_obj.world!r}")
+        if process_per_node:
+            raise UsageError("--hierarchy runs the nodes in one simulator process; drop --process-per-node")
+        return EmulationConfig(scenario=scenario, policy=HIERARCHY_POLICY, transport=transport,  # type: ignore[arg-type]
+                               mode=mode, slot_ms=slot_ms,  # type: ignore[arg-type]
+                               slots=slots or scenario_obj.test_slots, seed=seed, load=load,
+                               overrides=tuple(set_ or ()), latency_samples=latency_samples, busy_poll=busy_poll,
+                               hierarchy=True)
     cls = policy_class(policy)
     if cls.world_kinds and scenario_obj.world not in cls.world_kinds:
         raise PolicyError(f"policy {policy!r} does not support {scenario_obj.world!r} worlds")
@@ -416,10 +461,12 @@ def _live_emulation(config: Any) -> dict[str, Any]:
                                        f"--xapp onnx --ric {admin}", highlight=False, soft_wrap=True)
 
         def show(p: dict[str, Any]) -> None:
+            tiers = " · ".join(f"{name} {t['decisions']} dec {t['refusals'] + t['constraint_refusals']} ref "
+                               f"p99 {t['latency_us']['p99']:.0f} µs" for name, t in p.get("tiers", {}).items())
             progress.update(task, completed=p["slot"], status=(
                 f"{p['slots_per_s']:,.0f} slots/s · {p['throughput_mbps']:.1f} Mbit/s · "
                 f"latency p50 {p['latency_p50_us']:.0f} µs p99 {p['latency_p99_us']:.0f} µs · "
-                f"misses {p['misses']}/{p['expected']}"))
+                f"misses {p['misses']}/{p['expected']}" + (f" | {tiers}" if tiers else "")))
 
         return run_emulation(config, on_progress=show, on_ready=ready)
 
@@ -447,12 +494,28 @@ def _print_run(document: dict[str, Any]) -> None:
     for hop, v in document["hops_us"].items():
         hops.add_row(hop, _fmt(v["p50"]), _fmt(v["p99"]), _fmt(v["max"]))
     console.print(hops)
+    if document.get("tiers"):
+        tiers = Table(title="tiers: decisions, latency node report -> control sent [µs], refusals")
+        for column in ("tier", "period", "decisions", "expected", "p50", "p99", "max", "refused", "constraints",
+                       "constraint refused", "wait timeouts"):
+            tiers.add_column(column, justify="left" if column == "tier" else "right")
+        for name, t in document["tiers"].items():
+            lat_t = t["latency_us"]
+            tiers.add_row(name, str(t["period_slots"]), str(t["decisions"]), str(t["expected_decisions"]),
+                          _fmt(lat_t["p50"]), _fmt(lat_t["p99"]), _fmt(lat_t["max"]),
+                          str(sum(t["refusals"].values())), str(t["constraints_accepted"]),
+                          str(sum(t["constraint_refusals"].values())), str(t["constraint_wait_timeouts"]))
+        console.print(tiers)
+        console.print(f"refusals by cause: {document['refusals_by_cause'] or 'none'}", highlight=False)
 
 
 @app.command()
 def run(
-    scenario: Annotated[str, typer.Argument(help="Preset name or scenario file.")] = "sag",
+    scenario: Annotated[str | None, typer.Argument(
+        help="Preset name or scenario file (none: the sag hierarchy, as with 'sag --hierarchy').")] = None,
     policy: Annotated[str, typer.Option(help="Policy the xApp runs.")] = "equal-split",
+    hierarchy: Annotated[bool, typer.Option(
+        help="Run the three tier xApps of the space–air–ground hierarchy instead of one policy xApp.")] = False,
     transport: Annotated[str, typer.Option(help="zmq or grpc (both E2 and xApp links).")] = "zmq",
     mode: Annotated[str, typer.Option(help="lockstep or realtime.")] = "realtime",
     slot_ms: Annotated[float, typer.Option(help="Wall-clock slot in realtime mode [ms].")] = 1.0,
@@ -466,11 +529,16 @@ def run(
         help="RIC, simulator and xApp poll ZeroMQ without sleeping (lower latency; two busy cores).")] = True,
     set_: SetOption = None,
 ) -> None:
-    """Full emulation: RIC, nodes and the xApp as separate processes; live progress and a summary."""
+    """Full emulation: RIC, nodes and the xApp(s) as separate processes; live progress and a summary.
+
+    With no scenario: the space–air–ground hierarchy on ``sag`` (satellite, HAP and local tier xApps).
+    """
     from ntnric.emulation import run_document
 
+    if scenario is None:
+        scenario, hierarchy = "sag", True
     config = _emulation_config(scenario, policy, transport, mode, slot_ms, slots, seed, load, set_,
-                               process_per_node=process_per_node, busy_poll=busy_poll)
+                               process_per_node=process_per_node, busy_poll=busy_poll, hierarchy=hierarchy)
     result = _live_emulation(config)
     document = run_document(config, result)
     _print_run(document)

@@ -12,11 +12,25 @@ Models can be deployed to the xApp while a run goes on (``ntnric models deploy F
 POLICY --ric ADMIN``, ADMIN from ``on_ready``); the RIC's model store lives in the run's work
 directory unless ``EmulationConfig.model_dir`` names one, and the result lists the models the RIC
 holds for the xApp with the slot each was switched to (``models``).
+
+Hierarchy (``EmulationConfig.hierarchy``, `ntnric run` with no scenario): instead of one policy
+xApp, the three tier xApps of `xapps.hierarchy` run as three processes (``ntnric
+hierarchy-xapp satellite|hap|local``); the RIC authorises only the satellite and HAP xApps to set
+constraints (``--constraint-xapps``). Each tier xApp streams progress lines (decisions, refusals,
+latency) that the live view shows beside the simulator's, and writes its summary when stopped;
+the result adds ``tiers`` (per tier: period, decisions and the number expected, latency from the
+node's report to the control sent, refusals by cause, constraints set and refused, waits for the
+tier above that timed out) and ``refusals_by_cause`` over the tiers. A tier's constraint wait is
+2 s in lockstep (the higher tier always answers; the bound only guards against a dead one) and
+one wall-clock slot in realtime. Tier xApps never busy-poll: three spinning processes would
+starve the others on a small host.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import signal
 import tempfile
 import time
 from collections.abc import Callable
@@ -29,6 +43,12 @@ from e2_sim.node.world_server import ServerConfig, WorldServer, ipc_address
 from e2_sim.world.base import World
 from ntnric.evaluate import policy_seed
 from ntnric.launcher import Component, ComponentDied, ProcessGroup
+from xapps.hierarchy import TIER_NAMES, TIER_XAPPS
+
+#: ``EmulationConfig.policy`` of a hierarchy run (and its key in the JSON's ``policies``).
+HIERARCHY_POLICY = "hierarchy"
+#: Longest wait of a tier for the tier above's constraint in lockstep [s].
+LOCKSTEP_CONSTRAINT_WAIT_S = 2.0
 
 Transport = Literal["zmq", "grpc"]
 Mode = Literal["lockstep", "realtime"]
@@ -58,6 +78,7 @@ class EmulationConfig:
     busy_poll: bool = True
     process_per_node: bool = False  # every node its own OS process (`run_process_per_node`)
     model_dir: str | None = None  # the RIC's model store; None: a fresh one in the run's work directory
+    hierarchy: bool = False  # the three tier xApps of `xapps.hierarchy` instead of one policy xApp
 
 
 def _wait_for_file(path: Path, group: ProcessGroup, component: Component, timeout_s: float) -> dict[str, Any]:
@@ -130,18 +151,29 @@ def run_emulation(
     with ProcessGroup(log_dir or work) as group:
         try:
             poll = ["--busy-poll"] if config.busy_poll else []
+            authorised = ["--constraint-xapps", ",".join(TIER_XAPPS[t]().name for t in TIER_NAMES[:2])] \
+                if config.hierarchy else []
             ric = group.start_python("ric", ["ric", "--ready-file", str(ready_file), "--e2-zmq", "tcp://127.0.0.1:0",
                                              "--e2-grpc", "127.0.0.1:0", "--xapp-zmq", "tcp://127.0.0.1:0",
                                              "--xapp-grpc", "127.0.0.1:0", "--admin-grpc", "127.0.0.1:0",
                                              "--metrics-port", "0", "--log-level", "WARNING",
-                                             "--model-dir", config.model_dir or str(work / "models"), *poll])
+                                             "--model-dir", config.model_dir or str(work / "models"), *poll,
+                                             *authorised])
             endpoints = _wait_for_file(ready_file, group, ric, timeout_s=30.0)
             if on_ready is not None:
                 on_ready(endpoints)
             key = "zmq" if config.transport == "zmq" else "grpc"
             e2_address, xapp_address = endpoints[f"e2_{key}"], endpoints[f"xapp_{key}"]
-            group.start_python("xapp", ["xapp", xapp_name(config.policy), "--ric", xapp_address,
-                                        "--policy", config.policy, "--seed", str(config.seed), *poll])
+            tier_xapps: dict[str, Component] = {}
+            if config.hierarchy:
+                wait_s = LOCKSTEP_CONSTRAINT_WAIT_S if config.mode == "lockstep" else config.slot_ms / 1e3
+                for tier in TIER_NAMES:
+                    tier_xapps[tier] = group.start_python(f"xapp-{tier}", [
+                        "hierarchy-xapp", tier, "--ric", xapp_address, "--constraint-wait-s", str(wait_s),
+                        "--json", str(work / f"tier-{tier}.json"), "--progress-jsonl"])
+            else:
+                group.start_python("xapp", ["xapp", xapp_name(config.policy), "--ric", xapp_address,
+                                            "--policy", config.policy, "--seed", str(config.seed), *poll])
             sim_args = ["sim", config.scenario, "--ric", e2_address, "--mode", config.mode,
                         "--slot-ms", str(config.slot_ms), "--slots", str(config.slots), "--seed", str(config.seed),
                         "--json", str(sim_json), "--progress-jsonl"]
@@ -157,29 +189,70 @@ def run_emulation(
                 sim_args.append("--process-per-node")
             sim = group.start_python("sim", sim_args)
             offset = 0
+            tier_offsets = dict.fromkeys(tier_xapps, 0)
+            tier_progress: dict[str, dict[str, Any]] = {}
             while sim.process.poll() is None:
                 group.check()
+                for tier, component in tier_xapps.items():
+                    lines, tier_offsets[tier] = _follow(component.log_path, tier_offsets[tier])
+                    for line in lines:
+                        if "tier_progress" in line:
+                            tier_progress[tier] = line["tier_progress"]
                 lines, offset = _follow(sim.log_path, offset)
                 for line in lines:
                     if "progress" in line and on_progress is not None:
-                        on_progress(line["progress"])
+                        on_progress({**line["progress"], "tiers": dict(tier_progress)} if tier_xapps
+                                    else line["progress"])
                 time.sleep(0.1)
             sim.expected_exit = True
             if sim.process.returncode != 0:
                 raise EmulationError(f"the simulator failed (exit {sim.process.returncode}): {sim.log_tail(1)}")
+            tiers = _stop_tier_xapps(group, tier_xapps, work)
             models = _stored_models(endpoints.get("admin_grpc"), xapp_name(config.policy)) if config.policy.startswith(
                 "onnx:") else []
         except ComponentDied as exc:
             raise EmulationError(str(exc)) from None
     result: dict[str, Any] = json.loads(sim_json.read_text())
     result["models"] = models
+    if config.hierarchy:
+        for summary in tiers.values():
+            summary["expected_decisions"] = math.ceil(result["slots"] / max(int(summary["period_slots"]), 1))
+        result["tiers"] = tiers
     result["latency_samples_path"] = str(work / "latency_us.npy") if config.latency_samples else None
     return result
 
 
+def _stop_tier_xapps(group: ProcessGroup, xapps: dict[str, Component], work: Path) -> dict[str, dict[str, Any]]:
+    """SIGINT the tier xApps, wait for them to write their summaries; the summaries by tier."""
+    for component in xapps.values():
+        component.expected_exit = True
+        if component.process.poll() is None:
+            component.process.send_signal(signal.SIGINT)
+    summaries: dict[str, dict[str, Any]] = {}
+    for tier, component in xapps.items():
+        try:
+            group.wait(component, timeout_s=15.0)
+        except TimeoutError:
+            raise EmulationError(f"{component.name} did not stop within 15 s: {component.log_tail(1)}") from None
+        path = work / f"tier-{tier}.json"
+        if not path.exists():
+            raise EmulationError(f"{component.name} wrote no summary: {component.log_tail(1)}")
+        summaries[tier] = json.loads(path.read_text())
+    return summaries
+
+
 def run_document(config: EmulationConfig, result: dict[str, Any], kind: str = "run") -> dict[str, Any]:
-    """The stable JSON of `ntnric run` (README): settings, KPIs, latency, misses."""
+    """The stable JSON of `ntnric run` (README): settings, KPIs, latency, misses; for a hierarchy run
+    also ``tiers`` and ``refusals_by_cause`` (control refusals of every tier xApp, by cause)."""
     kpis = result["kpis"]
+    tiers = result.get("tiers")
+    extra: dict[str, Any] = {}
+    if tiers is not None:
+        causes: dict[str, int] = {}
+        for summary in tiers.values():
+            for cause, count in summary["refusals"].items():
+                causes[cause] = causes.get(cause, 0) + int(count)
+        extra = {"hierarchy": True, "tiers": tiers, "refusals_by_cause": causes}
     return {
         "kind": kind,
         "scenario": result["scenario"],
@@ -205,6 +278,7 @@ def run_document(config: EmulationConfig, result: dict[str, Any], kind: str = "r
         "wall_s": result["wall_s"],
         "policies": {config.policy: {"genie": config.genie_csi, **kpis}},
         "models": result.get("models", []),
+        **extra,
     }
 
 

@@ -1012,12 +1012,32 @@ class RicCore:
             out = XappPdu(transaction_id=pdu.transaction_id, slot=pdu.slot,
                           constraint_ack=e2ap_pb2.ConstraintAck(nodes=accepted))
             link.send(out.SerializeToString())
+        if accepted:
+            self._notify_constraints(xapp, accepted, pdu.slot)
         if refused:
             out = XappPdu(transaction_id=pdu.transaction_id, slot=pdu.slot,
                           constraint_failure=e2ap_pb2.ConstraintFailure(refused=refused))
             link.send(out.SerializeToString())
             log(_log, logging.INFO, "constraint_refused", xapp=xapp.xapp_id, slot=pdu.slot, node=refused[0].node,
                 cause=cause_name(refused[0].cause.code), detail=refused[0].cause.detail)
+
+    def _notify_constraints(self, setter: XappEntry, nodes: list[str], slot: int) -> None:
+        """``constraint_notice`` to every xApp below ``setter`` subscribed to one of ``nodes``: each
+        node's effective allowed mask for the receiver's tier (empty when unconstrained)."""
+        for xapp in self.registry.xapps.values():
+            if xapp.tier <= setter.tier or not xapp.subscriptions:
+                continue
+            watched = [n for n in nodes if any(
+                (sub.all_nodes or n in sub.nodes) and n not in sub.excluded for sub in xapp.subscriptions.values())]
+            if not watched:
+                continue
+            states = []
+            for name in watched:
+                mask = self.constraints.allowed(name, xapp.tier)
+                states.append(e2ap_pb2.ConstraintState(
+                    node=name, allowed=[] if mask is None else mask.tolist(), setter_tier=setter.tier))
+            out = XappPdu(slot=slot, constraint_notice=e2ap_pb2.ConstraintNotice(nodes=states))
+            xapp.link.send(out.SerializeToString())
 
     def _constraint_problem(self, xapp: XappEntry, item: e2ap_pb2.ConstraintItem) -> CauseT | None:
         if not xapp.may_constrain:

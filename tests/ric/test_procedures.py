@@ -221,6 +221,11 @@ def test_control_failure_causes(ric: RicThread, transport: str, agent: E2Agent, 
         top.send(e2ap_pb2.XappPdu(transaction_id=5, slot=10, constraint_update=e2ap_pb2.ConstraintUpdate(
             items=[e2ap_pb2.ConstraintItem(node="bs_0", allowed=[True, False, False])])))
         assert list(top.expect("constraint_ack").constraint_ack.nodes) == ["bs_0"]
+        # the subscribed lower tier learns its new effective constraint, stamped with the update's slot
+        notice = xapp.expect("constraint_notice")
+        assert notice.slot == 10
+        assert [(n.node, list(n.allowed), n.setter_tier) for n in notice.constraint_notice.nodes] == [
+            ("bs_0", [True, False, False], 0)]
 
         controls = make_controls(spec)
         controls.user[0, 0] = [0, 1, -1]  # bs_0 transmits on resource 1: not allowed

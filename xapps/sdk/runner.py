@@ -15,16 +15,26 @@ at the next slot boundary (right before a slot's decision, or after `LOADING_PRO
 message when no slot is in progress) `XApp.activate_model` swaps it in and the RIC learns the
 slot (``ModelActivated``: the first slot the new model decides), or the reason it could not be
 prepared (``ModelLoadFailed``; the running model stays).
+
+Tiers (`xapps.sdk.app`, "Tiers and constraints"): the runner subscribes to `XApp.nodes`, sends the
+constraints an xApp sets with `XApp.constrain` ahead of the slot's controls, keeps `XApp.allowed`
+from the RIC's ``constraint_notice`` messages, and at the slots where the tier above re-decides
+holds the decision until the notices of that slot are in (at most ``constraint_wait_s``).
+Per decision it records the latency from the node's report to the control leaving the xApp
+(``node_sent`` -> ``xapp_sent``, both this host's monotonic clock) and the time spent waiting
+for constraints; `XappRunner.summary` gives their percentiles.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +55,7 @@ _REREGISTER_CAUSES = {ap.CAUSE_NOT_REGISTERED}
 REQUESTOR_ID = 1
 IDLE_PROBE_S = 0.5  # with no message for this long, send the RIC a keepalive [s]
 LOADING_PROBE_S = 0.05  # while a model loads, no message for this long means no slot in progress [s]
+LATENCY_WINDOW = 200_000  # decision latencies kept for the summary's percentiles
 
 
 @dataclass
@@ -71,11 +82,23 @@ class XappRunner:
     """Runs ``app`` against the RIC at ``ric`` (``tcp://...`` ZeroMQ or ``host:port`` gRPC).
 
     ``busy_poll`` (ZeroMQ) waits for indications without sleeping: lower latency where idle
-    wake-ups are slow, at the price of a busy core.
+    wake-ups are slow, at the price of a busy core. ``constraint_wait_s`` bounds how long a slot's
+    decision waits for the tier above's constraint notices [s] (module docstring).
     """
 
-    def __init__(self, app: XApp, ric: str, busy_poll: bool = False) -> None:
+    def __init__(self, app: XApp, ric: str, busy_poll: bool = False, constraint_wait_s: float = 1.0,
+                 progress: Callable[[dict[str, Any]], None] | None = None, progress_interval_s: float = 0.5) -> None:
         self.app = app
+        self.progress = progress
+        self.progress_interval_s = progress_interval_s
+        self.constraint_wait_s = constraint_wait_s
+        self.constraints_accepted = 0
+        self.constraint_refusals: Counter[str] = Counter()
+        self.constraint_wait_timeouts = 0
+        self._latency_us: deque[float] = deque(maxlen=LATENCY_WINDOW)
+        self._wait_us: deque[float] = deque(maxlen=LATENCY_WINDOW)
+        self._waiting: _Pending | None = None
+        self._wait_since_ns = 0
         self.ric = ric
         self.busy_poll = busy_poll
         self.link: Client[ap.XappPdu] | None = None
@@ -129,10 +152,15 @@ class XappRunner:
             name=self.app.name, tier=self.app.tier, may_constrain=self.app.may_constrain)))
 
     def _subscribe(self) -> None:
-        self._send(ap.XappPdu(transaction_id=self._next_txn(), slot=-1,
-                              subscription_request=ap.RicSubscriptionRequest(
-                                  requestor_id=REQUESTOR_ID, ran_function_id=codec.SLOT_RAN_FUNCTION_ID,
-                                  trigger=ap.EventTrigger(period_slots=self.app.period_slots), all_nodes=True)))
+        assert self.spec is not None
+        request = ap.RicSubscriptionRequest(requestor_id=REQUESTOR_ID, ran_function_id=codec.SLOT_RAN_FUNCTION_ID,
+                                            trigger=ap.EventTrigger(period_slots=self.app.period_slots))
+        chosen = self.app.nodes(self.spec)
+        if chosen is None:
+            request.all_nodes = True
+        else:
+            request.nodes.extend(self.names[k] for k in chosen)
+        self._send(ap.XappPdu(transaction_id=self._next_txn(), slot=-1, subscription_request=request))
 
     def _ready(self) -> None:
         """Registered and started on its world: subscribe and announce the models."""
@@ -146,6 +174,8 @@ class XappRunner:
         spec = WorldSpec.from_json(next(iter(specs.values())))
         self.spec = spec
         self.names = [n.name for n in spec.nodes]
+        self.app.allowed = np.ones((spec.n_nodes, spec.n_resources), dtype=bool)
+        self.app.constraint_slot = np.full(spec.n_nodes, -1, dtype=np.int64)
         self.app.on_start(spec)
         _log.info("world scenario=%s nodes=%d", spec.scenario, spec.n_nodes)
         return True
@@ -226,6 +256,18 @@ class XappRunner:
         elif which == "node_update":
             if self._learn_world(pdu.node_update.world_specs) and self._registered:
                 self._ready()
+            elif pdu.node_update.event != ap.NodeUpdate.EVENT_ADDED:
+                self._forget_constraints([n.name for n in pdu.node_update.nodes])  # the RIC cleared them
+        elif which == "constraint_notice":
+            self._on_constraint_notice(pdu.slot, pdu.constraint_notice)
+        elif which == "constraint_ack":
+            self.constraints_accepted += len(pdu.constraint_ack.nodes)
+        elif which == "constraint_failure":
+            for refusal in pdu.constraint_failure.refused:
+                cause = ap.CauseCode.Name(refusal.cause.code).removeprefix("CAUSE_").lower()
+                self.constraint_refusals[cause] += 1
+                _log.warning("constraint_refused slot=%d node=%s cause=%s detail=%s", pdu.slot, refusal.node, cause,
+                             refusal.cause.detail)
         elif which == "model_update":
             self._on_model_update(pdu.model_update)
         elif which == "subscription_response":
@@ -272,9 +314,74 @@ class XappRunner:
         pending.hop_times = pdu.t
         pending.xapp_in_ns = recv_ns
         if self.subscribed <= pending.covered:
-            self._decide(pending)
             self._pending = None
             self._last_slot = slot
+            if self._waiting is not None:  # a newer slot is complete: the held one cannot wait longer
+                self.constraint_wait_timeouts += 1
+                self._decide(self._waiting)
+                self._waiting = None
+            if self._constraints_ready(slot):
+                self._decide(pending)
+            else:
+                self._waiting = pending
+                self._wait_since_ns = time.monotonic_ns()
+
+    # ------------------------------------------------------------------ constraints
+
+    def _on_constraint_notice(self, slot: int, notice: ap.ConstraintNotice) -> None:
+        if self.spec is None:
+            return
+        index = {name: i for i, name in enumerate(self.names)}
+        for state in notice.nodes:
+            k = index.get(state.node)
+            if k is None:
+                continue
+            if len(state.allowed) == self.spec.n_resources:
+                self.app.allowed[k] = np.asarray(state.allowed, dtype=bool)
+            else:
+                self.app.allowed[k] = True
+            self.app.constraint_slot[k] = max(int(self.app.constraint_slot[k]), slot)
+
+    def _forget_constraints(self, names: list[str]) -> None:
+        index = {name: i for i, name in enumerate(self.names)}
+        for name in names:
+            if name in index and self.app.allowed.shape[0] > index[name]:
+                self.app.allowed[index[name]] = True
+                self.app.constraint_slot[index[name]] = -1
+
+    def _constraints_ready(self, slot: int) -> bool:
+        """Whether the decision of ``slot`` may go: no constraint change due, or every notice in."""
+        period = self.app.constraint_period_slots
+        if period <= 0 or slot % period or not self.subscribed:
+            return True
+        rows = np.fromiter(self.subscribed, dtype=np.intp)
+        return bool((self.app.constraint_slot[rows] >= slot).all())
+
+    def _release_waiting(self, now_ns: int) -> None:
+        """Decide the held slot once its constraint notices are in or ``constraint_wait_s`` passed."""
+        waiting = self._waiting
+        if waiting is None:
+            return
+        if self._constraints_ready(waiting.slot):
+            self._waiting = None
+            self._decide(waiting)
+        elif now_ns - self._wait_since_ns >= self.constraint_wait_s * 1e9:
+            self._waiting = None
+            self.constraint_wait_timeouts += 1
+            _log.warning("constraint_wait_timeout slot=%d waited_s=%.3f", waiting.slot, self.constraint_wait_s)
+            self._decide(waiting)
+
+    def _send_constraints(self, slot: int) -> None:
+        items = self.app.take_constraints()
+        if not items:
+            return
+        update = ap.ConstraintUpdate()
+        for node, allowed in items:
+            if allowed is None:
+                update.items.append(ap.ConstraintItem(node=self.names[node], clear=True))
+            else:
+                update.items.append(ap.ConstraintItem(node=self.names[node], allowed=allowed.tolist()))
+        self._send(ap.XappPdu(transaction_id=self._next_txn(), slot=slot, constraint_update=update))
 
     def _assemble(self, pending: _Pending) -> tuple[Reports, list[int]]:
         assert self.spec is not None
@@ -305,6 +412,9 @@ class XappRunner:
         # what the xApp did not mark itself: features end where it was called, inference where it returned
         stamps.features_done = stamps.features_done or start
         stamps.inference_done = stamps.inference_done or end
+        self._send_constraints(pending.slot)
+        if pending.xapp_in_ns and start > pending.xapp_in_ns:
+            self._wait_us.append((start - pending.xapp_in_ns) / 1e3)
         if controls is not None:
             self._send_controls(pending, controls, rows, stamps)
         if self._switched:
@@ -324,6 +434,8 @@ class XappRunner:
         out.t.xapp_sent = out.t.decode_done
         self._send(out)
         self.decisions += 1
+        if pending.hop_times is not None and pending.hop_times.node_sent:
+            self._latency_us.append((out.t.xapp_sent - pending.hop_times.node_sent) / 1e3)
 
     # ------------------------------------------------------------------ loop
 
@@ -332,16 +444,27 @@ class XappRunner:
         self._stopping = False
         self._connect()
         end = None if duration_s is None else time.monotonic() + duration_s
+        next_progress = time.monotonic() + self.progress_interval_s
         try:
             while not self._stopping and (end is None or time.monotonic() < end):
+                if self.progress is not None and time.monotonic() >= next_progress:
+                    next_progress = time.monotonic() + self.progress_interval_s
+                    self.progress(self.progress_line())
                 assert self.link is not None
+                timeout_s = LOADING_PROBE_S if self._loads else IDLE_PROBE_S
+                if self._waiting is not None:
+                    left_s = self.constraint_wait_s - (time.monotonic_ns() - self._wait_since_ns) / 1e9
+                    timeout_s = max(0.0, min(timeout_s, left_s))
                 try:
-                    data = self.link.recv_bytes(LOADING_PROBE_S if self._loads else IDLE_PROBE_S)
+                    data = self.link.recv_bytes(timeout_s)
                 except TransportError as exc:
                     _log.warning("link_lost error=%s", exc)
                     self._connect()
                     continue
                 if data is None:
+                    if self._waiting is not None:
+                        self._release_waiting(time.monotonic_ns())
+                        continue
                     if self._loads:  # no slot in progress: this is a slot boundary too
                         self._activate_ready()
                         self._report_switched(self._pending.slot if self._pending else self._last_slot + 1)
@@ -374,14 +497,34 @@ class XappRunner:
                 self.skipped_slots += 1
                 continue
             self._handle(pdu, recv_ns)
+        if self._waiting is not None:
+            self._release_waiting(time.monotonic_ns())
 
     def stop(self) -> None:
         """Ask `run` (in another thread) to return; it does within `IDLE_PROBE_S`."""
         self._stopping = True
 
+    def progress_line(self) -> dict[str, Any]:
+        """What a live view shows of this xApp: decisions, refusals, last slot, recent latency [µs]."""
+        recent = deque(itertools.islice(reversed(self._latency_us), 2000))
+        return {"name": self.app.name, "tier": self.app.tier, "slot": self._last_slot, "decisions": self.decisions,
+                "refusals": sum(self.refusals.values()), "constraint_refusals": sum(self.constraint_refusals.values()),
+                "constraint_wait_timeouts": self.constraint_wait_timeouts, "latency_us": _percentiles(recent)}
+
     def summary(self) -> dict[str, Any]:
-        """Decisions, skipped slots, refusals by cause, model switches and the xApp's own `XApp.stats`."""
-        return {"decisions": self.decisions, "skipped_slots": self.skipped_slots, "refusals": dict(self.refusals),
+        """Decisions, skipped slots, refusals by cause, constraints, latencies, model switches and
+        the xApp's own `XApp.stats`.
+
+        ``latency_us``: node report sent -> control sent by this xApp [µs] (``count``, ``p50``,
+        ``p90``, ``p99``, ``max``); ``constraint_wait_us``: indication in -> decision start [µs],
+        the time a slot waited for its constraints (and for the rest of its reports).
+        """
+        return {"name": self.app.name, "tier": self.app.tier, "period_slots": self.app.period_slots,
+                "decisions": self.decisions, "skipped_slots": self.skipped_slots, "refusals": dict(self.refusals),
+                "constraints_accepted": self.constraints_accepted,
+                "constraint_refusals": dict(self.constraint_refusals),
+                "constraint_wait_timeouts": self.constraint_wait_timeouts,
+                "latency_us": _percentiles(self._latency_us), "constraint_wait_us": _percentiles(self._wait_us),
                 "models_activated": self.models_activated, "model_load_failures": self.model_load_failures,
                 **self.app.stats()}
 
@@ -396,3 +539,13 @@ class XappRunner:
             self.link.close()
             self.link = None
 
+
+
+def _percentiles(samples: deque[float]) -> dict[str, float]:
+    """``count``, ``p50``, ``p90``, ``p99``, ``max`` of ``samples`` (zeros when empty)."""
+    if not samples:
+        return {"count": 0, "p50": 0.0, "p90": 0.0, "p99": 0.0, "max": 0.0}
+    values = np.fromiter(samples, dtype=np.float64)
+    p50, p90, p99 = np.percentile(values, [50, 90, 99])
+    return {"count": int(values.size), "p50": float(p50), "p90": float(p90), "p99": float(p99),
+            "max": float(values.max())}

@@ -436,6 +436,22 @@ class ConstraintFailure(_message.Message):
     refused: _containers.RepeatedCompositeFieldContainer[ItemRefusal]
     def __init__(self, refused: _Optional[_Iterable[_Union[ItemRefusal, _Mapping]]] = ...) -> None: ...
 
+class ConstraintState(_message.Message):
+    __slots__ = ("node", "allowed", "setter_tier")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_FIELD_NUMBER: _ClassVar[int]
+    SETTER_TIER_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    allowed: _containers.RepeatedScalarFieldContainer[bool]
+    setter_tier: int
+    def __init__(self, node: _Optional[str] = ..., allowed: _Optional[_Iterable[bool]] = ..., setter_tier: _Optional[int] = ...) -> None: ...
+
+class ConstraintNotice(_message.Message):
+    __slots__ = ("nodes",)
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    nodes: _containers.RepeatedCompositeFieldContainer[ConstraintState]
+    def __init__(self, nodes: _Optional[_Iterable[_Union[ConstraintState, _Mapping]]] = ...) -> None: ...
+
 class XappModelStatus(_message.Message):
     __slots__ = ("model_spec_json", "running_sha256", "running_version", "running_name", "running_model")
     MODEL_SPEC_JSON_FIELD_NUMBER: _ClassVar[int]
@@ -527,7 +543,7 @@ class E2Pdu(_message.Message):
     def __init__(self, transaction_id: _Optional[int] = ..., slot: _Optional[int] = ..., t: _Optional[_Union[HopTimes, _Mapping]] = ..., setup_request: _Optional[_Union[E2SetupRequest, _Mapping]] = ..., setup_response: _Optional[_Union[E2SetupResponse, _Mapping]] = ..., setup_failure: _Optional[_Union[E2SetupFailure, _Mapping]] = ..., subscription_request: _Optional[_Union[RicSubscriptionRequest, _Mapping]] = ..., subscription_response: _Optional[_Union[RicSubscriptionResponse, _Mapping]] = ..., subscription_failure: _Optional[_Union[RicSubscriptionFailure, _Mapping]] = ..., subscription_delete_request: _Optional[_Union[RicSubscriptionDeleteRequest, _Mapping]] = ..., subscription_delete_response: _Optional[_Union[RicSubscriptionDeleteResponse, _Mapping]] = ..., subscription_delete_failure: _Optional[_Union[RicSubscriptionDeleteFailure, _Mapping]] = ..., indication: _Optional[_Union[RicIndication, _Mapping]] = ..., control_request: _Optional[_Union[RicControlRequest, _Mapping]] = ..., control_ack: _Optional[_Union[RicControlAcknowledge, _Mapping]] = ..., control_failure: _Optional[_Union[RicControlFailure, _Mapping]] = ..., error_indication: _Optional[_Union[ErrorIndication, _Mapping]] = ..., reset_request: _Optional[_Union[ResetRequest, _Mapping]] = ..., reset_response: _Optional[_Union[ResetResponse, _Mapping]] = ..., removal_request: _Optional[_Union[E2RemovalRequest, _Mapping]] = ..., removal_response: _Optional[_Union[E2RemovalResponse, _Mapping]] = ..., keepalive: _Optional[_Union[Keepalive, _Mapping]] = ...) -> None: ...
 
 class XappPdu(_message.Message):
-    __slots__ = ("transaction_id", "slot", "t", "subscription_request", "subscription_response", "subscription_failure", "subscription_delete_request", "subscription_delete_response", "subscription_delete_failure", "indication", "control_request", "control_ack", "control_failure", "error_indication", "keepalive", "register_request", "register_response", "register_failure", "deregister_request", "deregister_response", "node_update", "constraint_update", "constraint_ack", "constraint_failure", "model_status", "model_update", "model_activated", "model_load_failed")
+    __slots__ = ("transaction_id", "slot", "t", "subscription_request", "subscription_response", "subscription_failure", "subscription_delete_request", "subscription_delete_response", "subscription_delete_failure", "indication", "control_request", "control_ack", "control_failure", "error_indication", "keepalive", "register_request", "register_response", "register_failure", "deregister_request", "deregister_response", "node_update", "constraint_update", "constraint_ack", "constraint_failure", "constraint_notice", "model_status", "model_update", "model_activated", "model_load_failed")
     TRANSACTION_ID_FIELD_NUMBER: _ClassVar[int]
     SLOT_FIELD_NUMBER: _ClassVar[int]
     T_FIELD_NUMBER: _ClassVar[int]
@@ -552,6 +568,7 @@ class XappPdu(_message.Message):
     CONSTRAINT_UPDATE_FIELD_NUMBER: _ClassVar[int]
     CONSTRAINT_ACK_FIELD_NUMBER: _ClassVar[int]
     CONSTRAINT_FAILURE_FIELD_NUMBER: _ClassVar[int]
+    CONSTRAINT_NOTICE_FIELD_NUMBER: _ClassVar[int]
     MODEL_STATUS_FIELD_NUMBER: _ClassVar[int]
     MODEL_UPDATE_FIELD_NUMBER: _ClassVar[int]
     MODEL_ACTIVATED_FIELD_NUMBER: _ClassVar[int]
@@ -580,8 +597,9 @@ class XappPdu(_message.Message):
     constraint_update: ConstraintUpdate
     constraint_ack: ConstraintAck
     constraint_failure: ConstraintFailure
+    constraint_notice: ConstraintNotice
     model_status: XappModelStatus
     model_update: ModelUpdate
     model_activated: ModelActivated
     model_load_failed: ModelLoadFailed
-    def __init__(self, transaction_id: _Optional[int] = ..., slot: _Optional[int] = ..., t: _Optional[_Union[HopTimes, _Mapping]] = ..., subscription_request: _Optional[_Union[RicSubscriptionRequest, _Mapping]] = ..., subscription_response: _Optional[_Union[RicSubscriptionResponse, _Mapping]] = ..., subscription_failure: _Optional[_Union[RicSubscriptionFailure, _Mapping]] = ..., subscription_delete_request: _Optional[_Union[RicSubscriptionDeleteRequest, _Mapping]] = ..., subscription_delete_response: _Optional[_Union[RicSubscriptionDeleteResponse, _Mapping]] = ..., subscription_delete_failure: _Optional[_Union[RicSubscriptionDeleteFailure, _Mapping]] = ..., indication: _Optional[_Union[RicIndication, _Mapping]] = ..., control_request: _Optional[_Union[RicControlRequest, _Mapping]] = ..., control_ack: _Optional[_Union[RicControlAcknowledge, _Mapping]] = ..., control_failure: _Optional[_Union[RicControlFailure, _Mapping]] = ..., error_indication: _Optional[_Union[ErrorIndication, _Mapping]] = ..., keepalive: _Optional[_Union[Keepalive, _Mapping]] = ..., register_request: _Optional[_Union[XappRegisterRequest, _Mapping]] = ..., register_response: _Optional[_Union[XappRegisterResponse, _Mapping]] = ..., register_failure: _Optional[_Union[XappRegisterFailure, _Mapping]] = ..., deregister_request: _Optional[_Union[XappDeregisterRequest, _Mapping]] = ..., deregister_response: _Optional[_Union[XappDeregisterResponse, _Mapping]] = ..., node_update: _Optional[_Union[NodeUpdate, _Mapping]] = ..., constraint_update: _Optional[_Union[ConstraintUpdate, _Mapping]] = ..., constraint_ack: _Optional[_Union[ConstraintAck, _Mapping]] = ..., constraint_failure: _Optional[_Union[ConstraintFailure, _Mapping]] = ..., model_status: _Optional[_Union[XappModelStatus, _Mapping]] = ..., model_update: _Optional[_Union[ModelUpdate, _Mapping]] = ..., model_activated: _Optional[_Union[ModelActivated, _Mapping]] = ..., model_load_failed: _Optional[_Union[ModelLoadFailed, _Mapping]] = ...) -> None: ...
+    def __init__(self, transaction_id: _Optional[int] = ..., slot: _Optional[int] = ..., t: _Optional[_Union[HopTimes, _Mapping]] = ..., subscription_request: _Optional[_Union[RicSubscriptionRequest, _Mapping]] = ..., subscription_response: _Optional[_Union[RicSubscriptionResponse, _Mapping]] = ..., subscription_failure: _Optional[_Union[RicSubscriptionFailure, _Mapping]] = ..., subscription_delete_request: _Optional[_Union[RicSubscriptionDeleteRequest, _Mapping]] = ..., subscription_delete_response: _Optional[_Union[RicSubscriptionDeleteResponse, _Mapping]] = ..., subscription_delete_failure: _Optional[_Union[RicSubscriptionDeleteFailure, _Mapping]] = ..., indication: _Optional[_Union[RicIndication, _Mapping]] = ..., control_request: _Optional[_Union[RicControlRequest, _Mapping]] = ..., control_ack: _Optional[_Union[RicControlAcknowledge, _Mapping]] = ..., control_failure: _Optional[_Union[RicControlFailure, _Mapping]] = ..., error_indication: _Optional[_Union[ErrorIndication, _Mapping]] = ..., keepalive: _Optional[_Union[Keepalive, _Mapping]] = ..., register_request: _Optional[_Union[XappRegisterRequest, _Mapping]] = ..., register_response: _Optional[_Union[XappRegisterResponse, _Mapping]] = ..., register_failure: _Optional[_Union[XappRegisterFailure, _Mapping]] = ..., deregister_request: _Optional[_Union[XappDeregisterRequest, _Mapping]] = ..., deregister_response: _Optional[_Union[XappDeregisterResponse, _Mapping]] = ..., node_update: _Optional[_Union[NodeUpdate, _Mapping]] = ..., constraint_update: _Optional[_Union[ConstraintUpdate, _Mapping]] = ..., constraint_ack: _Optional[_Union[ConstraintAck, _Mapping]] = ..., constraint_failure: _Optional[_Union[ConstraintFailure, _Mapping]] = ..., constraint_notice: _Optional[_Union[ConstraintNotice, _Mapping]] = ..., model_status: _Optional[_Union[XappModelStatus, _Mapping]] = ..., model_update: _Optional[_Union[ModelUpdate, _Mapping]] = ..., model_activated: _Optional[_Union[ModelActivated, _Mapping]] = ..., model_load_failed: _Optional[_Union[ModelLoadFailed, _Mapping]] = ...) -> None: ...
