@@ -14,28 +14,17 @@ import pytest
 from ntnric.emulation import EmulationConfig, Transport, run_document, run_emulation
 from ntnric.evaluate import evaluate
 from ntnric.launcher import ProcessGroup
+from tests.processes import ntnric_processes
 
 KPIS = ("avg_packet_delay_ms", "throughput_mbps", "spectral_efficiency_bps_hz", "qos_violation_rate",
         "jain_fairness", "delivered_bits")
 
 
-def _ntnric_processes() -> set[int]:
-    """PIDs of live processes running the ntnric command line."""
-    pids = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"ntnric.cli" in cmdline and int(entry.name) != os.getpid():
-                pids.add(int(entry.name))
-    return pids
 
 
 @pytest.mark.parametrize("transport", ["zmq", "grpc"])
 def test_lockstep_run_reproduces_direct_evaluation_and_leaves_no_process(transport: Transport) -> None:
-    before = _ntnric_processes()
+    before = ntnric_processes()
     config = EmulationConfig(scenario="hex19", policy="llq", transport=transport, mode="lockstep", slots=200, seed=5)
     document = run_document(config, run_emulation(config))
     direct = evaluate("hex19", ["llq"], slots=200, seed=5).results[0].kpis
@@ -47,7 +36,7 @@ def test_lockstep_run_reproduces_direct_evaluation_and_leaves_no_process(transpo
     assert document["decision_latency_us"]["count"] == 200
     assert set(document["hops_us"]) >= {"node_to_ric", "ric_to_xapp", "policy", "xapp_to_ric", "ric_to_node"}
     time.sleep(0.2)
-    assert _ntnric_processes() <= before
+    assert ntnric_processes() <= before
 
 
 def _free_port() -> int:
@@ -118,7 +107,7 @@ def test_realtime_faults_xapp_killed_and_restarted_ric_restarted(tmp_path: Path)
 
 def _node_processes(marker: str) -> set[int]:
     """PIDs of live node processes (`ntnric sim-node`) whose command line holds ``marker``."""
-    return {pid for pid in _ntnric_processes()
+    return {pid for pid in ntnric_processes()
             if b"sim-node" in (cmdline := _cmdline(pid)) and marker.encode() in cmdline}
 
 
@@ -130,7 +119,7 @@ def _cmdline(pid: int) -> bytes:
 
 
 def test_process_per_node_lockstep_run_reproduces_direct_evaluation() -> None:
-    before = _ntnric_processes()
+    before = ntnric_processes()
     config = EmulationConfig(scenario="hex19", policy="llq", mode="lockstep", slots=200, seed=5, process_per_node=True)
     result = run_emulation(config)
     document = run_document(config, result)
@@ -143,7 +132,7 @@ def test_process_per_node_lockstep_run_reproduces_direct_evaluation() -> None:
     assert document["misses"]["applied"] == 200 * 19
     assert document["decision_latency_us"]["count"] == 200 * 19
     time.sleep(0.2)
-    assert _ntnric_processes() <= before
+    assert ntnric_processes() <= before
 
 
 def test_process_per_node_nodes_exit_when_the_simulator_is_killed(tmp_path: Path) -> None:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,6 +18,7 @@ from ntnric.emulation import EmulationConfig, run_document, run_emulation
 from ric.config import RicConfig
 from ric.protocol import Controls, Reports, WorldSpec
 from ric.server import RicThread
+from tests.processes import ntnric_processes
 from xapps.hierarchy import (
     EqualSplitLocal,
     HapXApp,
@@ -226,21 +225,10 @@ def test_constraints_change_at_tier_boundaries_and_the_lower_tier_sees_them(in_p
         assert summary["decisions"] == decisions and summary["constraint_wait_timeouts"] == 0
 
 
-def _ntnric_processes() -> set[int]:
-    pids = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"ntnric.cli" in cmdline and int(entry.name) != os.getpid():
-                pids.add(int(entry.name))
-    return pids
 
 
 def test_lockstep_hierarchy_run_terminates_with_every_tier_deciding_and_leaves_no_process() -> None:
-    before = _ntnric_processes()
+    before = ntnric_processes()
     overrides = tuple(f"{k}={json.dumps(v)}" for k, v in reduced_overrides("sag").items())
     config = EmulationConfig(scenario="sag", policy="hierarchy", mode="lockstep", slots=SLOTS, overrides=overrides,
                              hierarchy=True)
@@ -253,4 +241,4 @@ def test_lockstep_hierarchy_run_terminates_with_every_tier_deciding_and_leaves_n
     assert document["misses"]["missed"] == 0
     assert document["misses"]["applied"] == 2 * 1 + 6 * 1 + SLOTS * 2  # beams, HAPs, TBS + UAV
     time.sleep(0.2)
-    assert _ntnric_processes() <= before
+    assert ntnric_processes() <= before
