@@ -8,6 +8,9 @@ Definitions (the README's JSON schema refers to these):
 - ``qos_violation_rate``: violated user-slots / checked user-slots (the world defines a
   violation; 0 when nothing is checked). Worlds may add further checked/violated sets as
   ``SlotKpis.extra["<what>qos_checked"]`` / ``["<what>qos_violated"]``; they count here too.
+- ``<part>_throughput_mbps``: for each per-world breakdown ``SlotKpis.extra["<part>_delivered_bits"]``
+  (shape ``(B, n)``), the throughput of each of the ``n`` parts (sag: ``tier_throughput_mbps`` of
+  the satellite, HAP and local tiers) [Mbit/s].
 - ``<flag>_violation_rate``: for each per-world flag ``SlotKpis.extra["<flag>_violated"]``
   (shape ``(B,)``), the fraction of slots it was raised (e.g. ``interference_violation_rate``).
 - ``jain_fairness``: Jain's index (Σx)² / (n·Σx²) over users' mean throughput while active
@@ -78,6 +81,7 @@ class KpiAccumulator:
         self.spectral_efficiency_sum = 0.0
         self.has_packets = False
         self.flag_counts: dict[str, int] = {}
+        self.part_bits: dict[str, np.ndarray] = {}
         self._delays: list[np.ndarray] = []
 
     def add(self, kpis: SlotKpis) -> None:
@@ -95,6 +99,10 @@ class KpiAccumulator:
                 self.qos_checked += int(np.count_nonzero(value))
             elif name.endswith("qos_violated"):
                 self.qos_violated += int(np.count_nonzero(value))
+            elif name.endswith("_delivered_bits") and np.ndim(value) == 2:
+                # a per-world breakdown (B, n), e.g. by tier: reported as throughput per part
+                total = self.part_bits.get(name)
+                self.part_bits[name] = value.astype(np.float64) if total is None else total + value
             elif name.endswith("_violated") and np.ndim(value) == 1:
                 # a per-world flag (B,): reported as the fraction of slots it was raised
                 self.flag_counts[name] = self.flag_counts.get(name, 0) + int(np.count_nonzero(value))
@@ -127,6 +135,9 @@ class KpiAccumulator:
             "arrived_bits": float(self.arrived_bits.sum() / self.batch),
             "dropped_bits": float(self.dropped_bits.sum() / self.batch),
         }
+        for name, bits in sorted(self.part_bits.items()):
+            out[f"{name.removesuffix('_delivered_bits')}_throughput_mbps"] = (
+                bits.sum(axis=0) / self.batch / duration_s / 1e6).tolist()
         for name, count in sorted(self.flag_counts.items()):
             out[f"{name.removesuffix('_violated')}_violation_rate"] = count / (slots * self.batch)
         if self.has_packets:

@@ -47,3 +47,19 @@ def test_accumulator_throughput_fairness_qos_and_censored_delays() -> None:
     # 20 delivered packets (mean 20 ms) + one still queued at 200 ms
     assert out["avg_packet_delay_ms"] == pytest.approx((20 * 20.0 + 200.0) / 21)
     assert out["delivered_packets"] == 20 and out["queued_packets_at_end"] == 1
+
+
+def test_per_part_throughput_from_a_delivered_bits_breakdown() -> None:
+    spec = _spec()
+    acc = KpiAccumulator(spec, batch=2)
+    zeros = np.zeros((2, 2, 2))
+    for slot in range(4):
+        parts = np.array([[1e3, 2e3, 3e3], [3e3, 2e3, 1e3]]) * (slot + 1)  # (B, 3): bits per tier this slot
+        acc.add(SlotKpis(
+            delivered_bits=zeros, arrived_bits=zeros, dropped_bits=zeros, active=zeros > 0, qos_checked=zeros > 0,
+            qos_violated=zeros > 0, spectral_efficiency_bps_hz=np.zeros(2),
+            extra={"tier_delivered_bits": parts},
+        ))
+    # per tier: (sum over slots 1..4 = 10) x (world 0 + world 1) / 2 worlds / 0.04 s
+    expected = [10 * 4e3 / 2 / 0.04 / 1e6] * 3
+    assert acc.summary()["tier_throughput_mbps"] == pytest.approx(expected)
