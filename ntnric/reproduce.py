@@ -77,8 +77,15 @@ def _multicell(slots: int) -> list[Case]:
 
 
 def _cstn(slots: int) -> list[Case]:
-    policies = ["ara", "average-power", "random-power"]
-    return [Case("cstn", "cstn", p, None, {"bs_max_power_dbw": p}, policies, slots) for p in range(16, 29, 2)]
+    """Fig. 7: BS power 16–28 dBW, the baselines and the shipped L = 4 model; the L = 10 model (if
+    shipped) on the same sweep with 10 power levels."""
+    policies = ["ara", "average-power", "random-power", *zoo_policies("cstn")]
+    cases = [Case("cstn", "cstn", p, None, {"bs_max_power_dbw": p}, policies, slots) for p in range(16, 29, 2)]
+    l10 = zoo_policies("cstn-l10")
+    if l10:
+        cases += [Case("cstn L=10", "cstn", p, None, {"bs_max_power_dbw": p, "n_power_levels": 10},
+                       ["ara", *l10], slots) for p in range(16, 29, 2)]
+    return cases
 
 
 def _sag(slots: int) -> list[Case]:

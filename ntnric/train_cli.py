@@ -1,4 +1,4 @@
-"""``ntnric train mappo`` and ``ntnric export``: offline training (needs the ``train`` extra: torch).
+"""``ntnric train mappo|maddqn`` and ``ntnric export``: offline training (needs the ``train`` extra: torch).
 
 Torch is imported only inside the commands, so the rest of the CLI starts without it.
 """
@@ -108,6 +108,66 @@ def train_mappo(
                   f"{result['best_delay_ms']:.2f} ms at update {result.get('best_update', '-')}; wrote {out}/best.pt")
 
 
+@train_app.command("maddqn")
+def train_maddqn(
+    out: Annotated[Path, typer.Option(help="Run directory: checkpoints, config.json, train.csv, tb/.")],
+    scenario: Annotated[str, typer.Option(help="Preset name or TOML file (a cstn world).")] = "cstn",
+    load: Annotated[float | None, typer.Option(help="Demand scale (default: the scenario's).")] = None,
+    steps: Annotated[int, typer.Option(help="Training budget in world slots.")] = 2_000_000,
+    seed: Annotated[int, typer.Option(help="Training seed.")] = 1,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Scenario field override (repeatable).")] = None,
+    cfg: Annotated[list[str] | None, typer.Option(help="Any MaddqnConfig field, e.g. --cfg lr=1e-4 (repeatable).")]
+    = None,
+) -> None:
+    """Train multi-agent double DQN antenna-power control (MADQN-IL); writes OUT/best.pt and OUT/last.pt."""
+    _require_torch()
+    from dataclasses import fields
+
+    from e2_sim.scenarios import load_scenario, parse_override
+    from models.maddqn import MaddqnConfig, train
+
+    overrides = dict(parse_override(item) for item in set_ or [])
+    scenario_obj = load_scenario(scenario, overrides)
+    if scenario_obj.world != "cstn":
+        raise TrainCliError(f"maddqn trains cstn power control; {scenario!r} is a {scenario_obj.world!r} world")
+    values: dict[str, Any] = {"scenario": scenario, "load": load, "steps": steps, "seed": seed,
+                              "overrides": overrides}
+    extra = _config_overrides(cfg)
+    known = {f.name for f in fields(MaddqnConfig)}
+    for key in extra:
+        if key not in known:
+            raise TrainCliError(f"--cfg: MaddqnConfig has no field {key!r}")
+    values.update(extra)
+    config = MaddqnConfig(**values)
+    config.check()
+    total = config.steps
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.fields[status]}"), console=err_console) as progress:
+        task = progress.add_task(f"maddqn · {config.scenario}", total=total, status="starting")
+
+        def hook(p: dict[str, Any]) -> None:
+            status = (f"ε {p['epsilon']:.2f} · {p['slots_per_s']:,.0f} slots/s · eval {p['eval_throughput_mbps']:.0f} "
+                      f"Mbit/s, violations {p['eval_violation_rate']:.4f} (best score {p['best_score_mbps']:.0f})")
+            progress.update(task, completed=min(p["slots"], total), status=status)
+
+        result = train(config, out, hook=hook)
+    console.print(f"trained {result['slots']:,} slots in {result['wall_s']:.0f} s; best eval "
+                  f"{result.get('best_throughput_mbps', float('nan')):.1f} Mbit/s with violation rate "
+                  f"{result.get('best_violation_rate', float('nan')):.4f} at {result.get('best_slots', 0):,} slots; "
+                  f"wrote {out}/best.pt")
+
+
+def checkpoint_trainer(path: Path) -> str:
+    """``"maddqn"`` or ``"mappo"``: which trainer wrote the checkpoint at ``path`` (mappo when unmarked)."""
+    import torch
+
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception:  # not a checkpoint at all: let the trainer's loader say so in its words
+        return "mappo"
+    return "maddqn" if isinstance(data, dict) and data.get("trainer") == "maddqn" else "mappo"
+
+
 def export_command(
     checkpoint: Annotated[Path, typer.Argument(help="Checkpoint written by 'ntnric train' (e.g. RUN/best.pt).")],
     out: Annotated[Path, typer.Option(help="ONNX file to write.")],
@@ -116,12 +176,27 @@ def export_command(
     card_slots: Annotated[int | None, typer.Option(help="Slots of the card's evaluation (default: test length).")]
     = None,
 ) -> None:
-    """Export a checkpoint's actor to ONNX, with metadata and a torch/onnxruntime parity check."""
+    """Export a checkpoint's actor (mappo) or Q-network (maddqn) to ONNX, with metadata and a
+    torch/onnxruntime parity check; the checkpoint's content says which."""
     _require_torch()
-    from models.export import export
-    from models.mappo import load_checkpoint
+    from models.export import ExportError, export
 
-    metadata = export(checkpoint, out, tolerance=tolerance)
+    if checkpoint_trainer(checkpoint) == "maddqn":
+        from models.export_dqn import export_dqn
+        from models.maddqn import TrainingError
+        from models.maddqn import load_checkpoint as load_dqn
+
+        try:
+            loaded = load_dqn(checkpoint)
+        except TrainingError as exc:
+            raise ExportError(str(exc)) from None
+        metadata = export_dqn(loaded, out, tolerance=tolerance)
+        config = loaded["config"]
+    else:
+        from models.mappo import load_checkpoint
+
+        metadata = export(checkpoint, out, tolerance=tolerance)
+        config = load_checkpoint(checkpoint)["config"]
     parity = metadata["parity"]
     console.print(f"wrote {out}: {metadata['version']}, {metadata['scenario']} load {metadata['load']:g}, "
                   f"{metadata['steps']:,} training slots, parity max |Δ| {parity['max_abs_diff']:.2g} over "
@@ -129,6 +204,6 @@ def export_command(
     if card:
         from ntnric.cards import write_card
 
-        config = load_checkpoint(checkpoint)["config"]
-        path = write_card(out, metadata, config, f"runs/{metadata['scenario']}", slots=card_slots)
+        run_dir = f"runs/{out.stem}" if metadata["trainer"] == "maddqn" else f"runs/{metadata['scenario']}"
+        path = write_card(out, metadata, config, run_dir, slots=card_slots)
         console.print(f"wrote {path}")

@@ -146,6 +146,19 @@ class CstnScenario(ScenarioBase):
         gt=0, description="A terrestrial user farther than this from its nearest base station is not served [m]."
     )
     bs_max_power_dbw: float = Field(description="Maximum total transmit power of a base station [dBW].")
+    bs_path_loss_exponent: float = Field(
+        default=2.0,
+        gt=0,
+        description=(
+            "Distance exponent n of the base-station links' loss 32.44 + 20·lg(f/MHz) + 10·n·lg(d/d_ref): "
+            "2 is free space (d_ref = 1 km gives the paper's eq. (3))."
+        ),
+    )
+    bs_path_loss_reference_m: float = Field(
+        default=1000.0,
+        gt=0,
+        description="Reference distance d_ref at which the base-station loss equals free space [m].",
+    )
     min_power_fraction: float = Field(
         ge=0, lt=1, description="Below this fraction of an antenna's maximum power the antenna is off."
     )

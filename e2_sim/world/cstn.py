@@ -30,7 +30,9 @@ Powers
 
 Channel
     Base-station links: free-space loss 20·log10(4π·d·f/c) (the paper's 32.44 + 20·log10(d/km) +
-    20·log10(f/MHz)) on the 3-D distance, the sector pattern G_max − min(c·(φ/φ_3dB)², A_m) of
+    20·log10(f/MHz)) up to the reference distance d_ref and distance exponent n beyond it, i.e.
+    32.44 + 20·log10(f/MHz) + 10·n·log10(d/d_ref) with d_ref = 1 km (n = 2: free space; the
+    authors' code uses n = 4), on the 3-D distance, the sector pattern G_max − min(c·(φ/φ_3dB)², A_m) of
     the transmitting antenna, the receiver's gain, and Gauss–Markov Rician fading per
     (base station, antenna, user). Satellite links: the satellite follows a circular LEO orbit
     (SGP4) whose pass culminates over the area centre at the scenario epoch; slot 0 falls at a
@@ -211,7 +213,9 @@ class CstnWorld(World):
             offset_deg, ant.max_gain_dbi, ant.beamwidth_3db_deg, ant.front_to_back_db, ant.rolloff_db
         )
         rx_gain_dbi = np.where(is_sat, sc.sat_user_rx_gain_from_bs_dbi, sc.terrestrial_user_rx_gain_dbi)
-        loss_db = free_space_db(d3_m, sc.carrier_hz)  # (T, N)
+        loss_db = free_space_db(d3_m, sc.carrier_hz) + 10.0 * (sc.bs_path_loss_exponent - 2.0) * np.log10(
+            d3_m / sc.bs_path_loss_reference_m
+        )  # (T, N)
         self.bs_static_gain = db_to_lin(pattern_dbi + rx_gain_dbi[None, None, :] - loss_db[:, None, :])
 
         # satellite: beam centres on the ground, satellite users' beams, orbit

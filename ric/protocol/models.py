@@ -20,7 +20,9 @@ A model is one ONNX file exported by ``ntnric export``. Its ``metadata_props`` h
 
 and its graph has the inputs ``obs`` (float32, (N, dim)) and ``h_in`` (float32, (N, hidden)) and
 the outputs ``logits`` (float32, (N, sum(heads))) and ``h_out`` (float32, (N, hidden)); ``N``
-(agents times worlds) is a dynamic axis.
+(agents times worlds) is a dynamic axis. ``logits`` are action scores, greedy = argmax per head:
+a policy's logits, or a Q-network's Q-values (``"trainer": "maddqn"``). A feed-forward model
+declares ``"recurrent": {"cell": "none", "hidden": 1}`` and passes ``h_in`` through as ``h_out``.
 
 An xApp that runs models announces a *model spec*: the part of the metadata a model must match
 to run in it (`SPEC_KEYS`). The RIC's registry (`ric.registry_models`) and the xApp's own loader

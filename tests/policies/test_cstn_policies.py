@@ -18,9 +18,10 @@ from xapps.policies import PolicyError, make_policy
 from xapps.policies.satellite import ARA_STEP_FACTOR, AdaptiveResourceAdjustment, RandomPower
 
 CSTN_POLICIES = ("ara", "average-power", "random-power")
-#: An I_th at which ARA's base stations land on every rung of the 0.8 ladder, some fully on and
-#: some off (at the preset's −123 dBW no base station can transmit above the floor) [dBW].
-MIXED_THRESHOLD_DBW = -105.0
+#: An I_th at which ARA's base stations, under Rician fading (``MIXED_FADING``), land on every
+#: rung of the 0.8 ladder, some fully on and some off: the preset's own I_th (Table 1) [dBW].
+MIXED_THRESHOLD_DBW = -123.0
+MIXED_FADING = "rician"
 #: An I_th below what one antenna at the floor causes at any satellite user [dBW].
 UNREACHABLE_THRESHOLD_DBW = -170.0
 ARA_SLOTS = 200
@@ -85,7 +86,7 @@ def _sat_interference_w(reports: Reports, controls: Controls, world: CstnWorld) 
 
 
 def test_ara_never_exceeds_the_threshold_and_takes_the_largest_feasible_step() -> None:
-    world = _world({"interference_threshold_dbw": MIXED_THRESHOLD_DBW})
+    world = _world({"interference_threshold_dbw": MIXED_THRESHOLD_DBW, "fading.kind": MIXED_FADING})
     policy = _ara(world)
     reports = world.reset([3])
     policy.reset(1)

@@ -117,8 +117,10 @@ def test_report_and_kpi_shapes() -> None:
         )
 
 
-def test_gain_is_free_space_times_sector_pattern_without_fading() -> None:
-    world = _world({"fading.kind": "none"})
+@pytest.mark.parametrize("exponent", [2.0, 4.0])
+def test_gain_is_distance_law_times_sector_pattern_without_fading(exponent: float) -> None:
+    """32.44 + 20·lg(f/MHz) + 10·n·lg(d/km): n = 2 the paper's free space, n = 4 the preset's (authors' code)."""
+    world = _world({"fading.kind": "none", "bs_path_loss_exponent": exponent})
     reports = world.reset([0])
     gain = reports.extra["sat_user_gain"][0]  # (K, J, S)
     for k in range(3):
@@ -130,7 +132,7 @@ def test_gain_is_free_space_times_sector_pattern_without_fading() -> None:
             for s, boresight in enumerate((0.0, 120.0, 240.0)):
                 phi = abs((azimuth - boresight + 180.0) % 360.0 - 180.0)
                 pattern_dbi = 20.0 - min(6.0 * (phi / 30.0) ** 2, 20.0)
-                loss_db = FREE_SPACE_KM_MHZ_DB + 20 * math.log10(d_km) + 20 * math.log10(20e3)  # 20 GHz in MHz
+                loss_db = FREE_SPACE_KM_MHZ_DB + 10 * exponent * math.log10(d_km) + 20 * math.log10(20e3)  # MHz
                 assert gain[k, j, s] == pytest.approx(10 ** ((pattern_dbi - loss_db) / 10), rel=FLOAT32_RTOL, abs=0)
 
 

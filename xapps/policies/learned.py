@@ -1,4 +1,6 @@
-"""Learned per-node schedulers: the feature builder, the action decoding and the ``onnx:PATH`` policy.
+"""Learned per-node policies: the schedulers' feature builder and action decoding, the table of
+world kinds a model can run on (`KIND_MODELS`; cstn's entry lives in `xapps.policies.learned_cstn`)
+and the ``onnx:PATH`` policy.
 
 The same `NeighbourhoodFeatures` and `decode_actions` run inside training (``models``) and in
 the xApp, so a model sees exactly what it was trained on.
@@ -35,8 +37,10 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -52,6 +56,7 @@ from ric.protocol.models import (
     validate_model,
 )
 from xapps.policies.base import Policy
+from xapps.policies.learned_cstn import CstnDecoder, CstnFeatures, cstn_model_spec
 
 FEATURE_BUILDER = "neighbourhood-v1"
 XAPP_KIND = "bs-scheduler"
@@ -100,10 +105,15 @@ def action_spec(spec: WorldSpec) -> dict[str, Any]:
             "power_levels_dbm": levels}
 
 
-def model_spec(spec: WorldSpec) -> dict[str, Any]:
+def scheduler_model_spec(spec: WorldSpec) -> dict[str, Any]:
     """What a model must match to run on this world in a ``bs-scheduler`` xApp."""
     return {"xapp_kind": XAPP_KIND, "world_kind": spec.world_kind, "observation": observation_spec(spec),
             "action": action_spec(spec)}
+
+
+def model_spec(spec: WorldSpec) -> dict[str, Any]:
+    """What a model must match to run on this world (its world kind's entry of `KIND_MODELS`)."""
+    return kind_model(spec).model_spec(spec)
 
 
 class NeighbourhoodFeatures:
@@ -223,12 +233,68 @@ def split_argmax(logits: np.ndarray, heads: list[int]) -> np.ndarray:
     return out
 
 
-class OnnxPolicy(Policy):
-    """A learned per-node scheduler from an ONNX file (``onnx:PATH`` on the command line).
+class FeatureBuilder(Protocol):
+    """Observation builder of a world kind: ``build(reports)`` → ``(B, K, dim)`` float32."""
 
-    All agents of all worlds are batched into one onnxruntime call per slot; the recurrent state
-    is kept between slots. When a model returns non-finite logits for a slot, the slot is decided
-    by LLQ instead and `fallbacks` counts it.
+    dim: int
+
+    def build(self, reports: Reports) -> np.ndarray: ...
+
+
+class Decoder(Protocol):
+    """Action decoding of a world kind: greedy actions ``(B, K, len(heads))`` → `Controls`."""
+
+    heads: list[int]
+
+    def decode(self, actions: np.ndarray, reports: Reports) -> Controls: ...
+
+
+@dataclass(frozen=True)
+class KindModel:
+    """How models of one world kind see the world and act on it.
+
+    Attributes
+    ----------
+    features, decoder : callable
+        Build the observation builder and the action decoder from the world's spec.
+    model_spec : callable
+        The model spec (xApp kind, observation, action) a model must match.
+    fallback : str or None
+        Policy deciding a slot whose model outputs are not finite; None: every resource off.
+    """
+
+    features: Callable[[WorldSpec], FeatureBuilder]
+    decoder: Callable[[WorldSpec], Decoder]
+    model_spec: Callable[[WorldSpec], dict[str, Any]]
+    fallback: str | None
+
+
+_SCHEDULER = KindModel(NeighbourhoodFeatures, ActionDecoder, scheduler_model_spec, "llq")
+#: World kind → how its models are built and checked (one entry per kind).
+KIND_MODELS: dict[str, KindModel] = {
+    "multicell": _SCHEDULER,
+    "conflict": _SCHEDULER,
+    "cstn": KindModel(CstnFeatures, CstnDecoder, cstn_model_spec, None),
+}
+
+
+def kind_model(spec: WorldSpec) -> KindModel:
+    """The `KIND_MODELS` entry of ``spec``'s world kind; `ModelError` (one line) when it has none."""
+    entry = KIND_MODELS.get(spec.world_kind)
+    if entry is None:
+        raise ModelError(f"no learned policy runs on {spec.world_kind!r} worlds (only {', '.join(KIND_MODELS)})")
+    return entry
+
+
+class OnnxPolicy(Policy):
+    """A learned per-node policy from an ONNX file (``onnx:PATH`` on the command line).
+
+    The observation builder, the action decoding and the model spec come from the world kind's
+    entry in `KIND_MODELS` (schedulers for multicell/conflict, antenna power for cstn). All
+    agents of all worlds are batched into one onnxruntime call per slot; the recurrent state is
+    kept between slots (a feed-forward model passes a size-1 state through). When a model
+    returns non-finite outputs for a slot, the slot is decided by the kind's fallback (LLQ for
+    schedulers, every antenna off for cstn) and `fallbacks` counts it.
 
     Parameters
     ----------
@@ -243,20 +309,21 @@ class OnnxPolicy(Policy):
     """
 
     name = "onnx"
-    world_kinds = ("multicell", "conflict")
+    world_kinds = ("multicell", "conflict", "cstn")
 
     def __init__(self, spec: WorldSpec, seed: int = 0, model: bytes = b"", source: str = "") -> None:
         super().__init__(spec, seed)
-        self.features = NeighbourhoodFeatures(spec)
-        self.decoder = ActionDecoder(spec)
-        self.expected = model_spec(spec)
+        entry = kind_model(spec)
+        self.features: FeatureBuilder = entry.features(spec)
+        self.decoder: Decoder = entry.decoder(spec)
+        self.expected = entry.model_spec(spec)
         self.fallbacks = 0
         self.source = source
         # monotonic times [ns] at which the last decision had its features and its inference done
         self.features_done_ns = self.inference_done_ns = 0
-        from xapps.policies.simple import LongestQueueFirst
+        from xapps.policies import make_policy
 
-        self._fallback = LongestQueueFirst(spec, seed)
+        self._fallback: Policy | None = None if entry.fallback is None else make_policy(entry.fallback, spec, seed)
         self.info, self._session = self.load(model)
         self._state = np.zeros((0, self.info.hidden), dtype=np.float32)
         self.reset(1)
@@ -293,7 +360,8 @@ class OnnxPolicy(Policy):
 
     def reset(self, batch: int = 1) -> None:
         super().reset(batch)
-        self._fallback.reset(batch)
+        if self._fallback is not None:
+            self._fallback.reset(batch)
         self._state = np.zeros((batch * self.spec.n_nodes, self.info.hidden), dtype=np.float32)
 
     def decide(self, reports: Reports) -> Controls:
@@ -307,6 +375,8 @@ class OnnxPolicy(Policy):
         if not (np.isfinite(logits).all() and np.isfinite(state).all()):
             self.fallbacks += 1
             self._state = np.zeros_like(self._state)
+            if self._fallback is None:
+                return Controls.off(b, k, self.spec.n_resources)
             return self._fallback.decide(reports)
         self._state = state
         actions = split_argmax(logits, self.decoder.heads).reshape(b, k, -1)
@@ -321,14 +391,20 @@ def model_path_of(policy_name: str) -> str | None:
 __all__ = [
     "FEATURE_BUILDER",
     "FEATURE_MIN",
+    "KIND_MODELS",
     "XAPP_KIND",
     "ActionDecoder",
+    "Decoder",
+    "FeatureBuilder",
+    "KindModel",
     "NeighbourhoodFeatures",
     "OnnxPolicy",
     "action_spec",
+    "kind_model",
     "model_path_of",
     "model_spec",
     "neighbourhood_matrix",
     "observation_spec",
+    "scheduler_model_spec",
     "split_argmax",
 ]
