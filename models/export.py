@@ -83,6 +83,40 @@ def export(checkpoint_path: str | Path, out: str | Path, tolerance: float = PARI
     graph = OnnxActor(net).eval()
     k = env.n_agents
     example = (torch.zeros(k, env.obs_dim), torch.zeros(k, config.hidden))
+    obs, h = recorded_batch(checkpoint)
+    model, parity = onnx_with_parity(graph, example, (obs, h), heads, tolerance)
+
+    progress = checkpoint["progress"]
+    created = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    metadata = {
+        "format": MODEL_FORMAT,
+        "xapp_kind": XAPP_KIND,
+        "trainer": "mappo",
+        "scenario": spec.scenario,
+        "world_kind": spec.world_kind,
+        "load": env.load,
+        "agents": k,
+        "steps": int(progress["slots"]),
+        "version": model_version(spec.scenario, created, net.actor.state_dict()),
+        "observation": observation_spec(spec),
+        "action": action_spec(spec),
+        "recurrent": {"cell": "gru", "hidden": config.hidden},
+        "sharing": config.sharing,
+        "opset": OPSET,
+        "parity": parity,
+        "training": {"wall_s": float(progress["wall_s"]), "teacher": config.teacher, "bc_slots": config.bc_slots,
+                     "best_eval_delay_ms": progress.get("best_delay_ms"),
+                     "resumed_at_slots": progress.get("resumed_at_slots", [])},
+        "created_utc": created.isoformat().replace("+00:00", "Z"),
+    }
+    return write_model(model, metadata, out)
+
+
+def onnx_with_parity(graph: torch.nn.Module, example: tuple[torch.Tensor, torch.Tensor],
+                     recorded: tuple[np.ndarray, np.ndarray], heads: list[int], tolerance: float
+                     ) -> tuple[onnx.ModelProto, dict[str, Any]]:
+    """``graph`` (``obs``, ``h_in`` → ``logits``, ``h_out``) exported at `OPSET` with a dynamic row axis,
+    and its `parity_report` against torch on the ``recorded`` observations and states."""
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -93,48 +127,40 @@ def export(checkpoint_path: str | Path, out: str | Path, tolerance: float = PARI
             dynamic_axes={name: {0: "rows"} for name in (INPUT_OBS, INPUT_STATE, OUTPUT_LOGITS, OUTPUT_STATE)},
         )
     model = onnx.load_from_string(buffer.getvalue())
-
-    # parity on a recorded batch
-    obs, h = recorded_batch(checkpoint)
+    obs, h = recorded
     with torch.no_grad():
-        ref_logits, ref_h = (t.numpy() for t in graph(torch.from_numpy(obs), torch.from_numpy(h)))
+        reference = tuple(t.numpy() for t in graph(torch.from_numpy(obs), torch.from_numpy(h)))
     session = ort.InferenceSession(model.SerializeToString(), session_options(), providers=["CPUExecutionProvider"])
-    got_logits, got_h = session.run([OUTPUT_LOGITS, OUTPUT_STATE], {INPUT_OBS: obs, INPUT_STATE: h})
-    max_diff = float(max(np.abs(ref_logits - got_logits).max(), np.abs(ref_h - got_h).max()))
-    agree = bool(np.array_equal(split_argmax(ref_logits, heads), split_argmax(got_logits, heads)))
+    got = session.run([OUTPUT_LOGITS, OUTPUT_STATE], {INPUT_OBS: obs, INPUT_STATE: h})
+    return model, parity_report((reference[0], reference[1]), (got[0], got[1]), heads, tolerance)
+
+
+def model_version(scenario: str, created: dt.datetime, weights: dict[str, torch.Tensor]) -> str:
+    """``<scenario>-<UTC minute>-<first 8 hex of the weights' sha256>``."""
+    digest = hashlib.sha256(b"".join(t.numpy().tobytes() for t in weights.values())).hexdigest()
+    return f"{scenario}-{created:%Y%m%dT%H%MZ}-{digest[:8]}"
+
+
+def parity_report(reference: tuple[np.ndarray, np.ndarray], got: tuple[np.ndarray, np.ndarray],
+                  heads: list[int], tolerance: float) -> dict[str, Any]:
+    """Largest |torch − onnxruntime| over logits and states and whether greedy actions agree;
+    `ExportError` when either check fails."""
+    max_diff = float(max(np.abs(r - g).max() for r, g in zip(reference, got, strict=True)))
+    agree = bool(np.array_equal(split_argmax(reference[0], heads), split_argmax(got[0], heads)))
     if not (max_diff <= tolerance and agree):
         raise ExportError(f"torch and onnxruntime disagree on the recorded batch: max |Δ| = {max_diff:.3g} "
                           f"(tolerance {tolerance:g}), greedy actions {'agree' if agree else 'differ'}")
+    return {"max_abs_diff": max_diff, "tolerance": tolerance, "argmax_agree": agree,
+            "rows": int(reference[0].shape[0])}
 
-    progress = checkpoint["progress"]
-    created = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    weights = hashlib.sha256(b"".join(t.numpy().tobytes() for t in net.actor.state_dict().values())).hexdigest()
-    metadata = {
-        "format": MODEL_FORMAT,
-        "xapp_kind": XAPP_KIND,
-        "trainer": "mappo",
-        "scenario": spec.scenario,
-        "world_kind": spec.world_kind,
-        "load": env.load,
-        "agents": k,
-        "steps": int(progress["slots"]),
-        "version": f"{spec.scenario}-{created:%Y%m%dT%H%MZ}-{weights[:8]}",
-        "observation": observation_spec(spec),
-        "action": action_spec(spec),
-        "recurrent": {"cell": "gru", "hidden": config.hidden},
-        "sharing": config.sharing,
-        "opset": OPSET,
-        "parity": {"max_abs_diff": max_diff, "tolerance": tolerance, "argmax_agree": agree, "rows": int(obs.shape[0])},
-        "training": {"wall_s": float(progress["wall_s"]), "teacher": config.teacher, "bc_slots": config.bc_slots,
-                     "best_eval_delay_ms": progress.get("best_delay_ms"),
-                     "resumed_at_slots": progress.get("resumed_at_slots", [])},
-        "created_utc": created.isoformat().replace("+00:00", "Z"),
-    }
+
+def write_model(model: onnx.ModelProto, metadata: dict[str, Any], out: str | Path) -> dict[str, Any]:
+    """Attach ``metadata``, run the checks the RIC runs on deploy, write ``out``; return ``metadata``."""
     entry = model.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, json.dumps(metadata, sort_keys=True)
     model.producer_name = "ntnric"
     data = model.SerializeToString()
-    validate_model(data)  # the same checks the RIC runs on deploy
+    validate_model(data)
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)

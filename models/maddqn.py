@@ -32,12 +32,11 @@ checkpoint and model card.
 from __future__ import annotations
 
 import csv
-import itertools
 import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +47,7 @@ from torch import nn
 from e2_sim.scenarios import load_scenario
 from e2_sim.world import make_world
 from e2_sim.world.base import SlotKpis, World
+from models.config import TrainConfig, TrainingError
 from xapps.policies.learned_cstn import CstnDecoder, CstnFeatures
 
 CHECKPOINT_FORMAT = 1
@@ -55,12 +55,9 @@ TRAINER = "maddqn"
 _MBIT = 1e-6
 
 
-class TrainingError(ValueError):
-    """A training setting or checkpoint that cannot be used; the message names it in one line."""
-
 
 @dataclass
-class MaddqnConfig:
+class MaddqnConfig(TrainConfig):
     """Everything a training run depends on (saved in every checkpoint)."""
 
     scenario: str = "cstn"
@@ -118,28 +115,11 @@ class MaddqnConfig:
     torch_threads: int = 1
     """Threads torch may use."""
 
-    @classmethod
-    def field_docs(cls) -> dict[str, str]:
-        """Field name → its doc line (read from this source file)."""
-        import ast
-        import inspect
-
-        tree = ast.parse(inspect.getsource(cls))
-        body = tree.body[0].body  # type: ignore[attr-defined]
-        docs: dict[str, str] = {}
-        for node, following in itertools.pairwise(body):
-            if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
-                    and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)):
-                docs[node.target.id] = str(following.value.value)
-        return docs
-
     def check(self) -> None:
         """`TrainingError` naming the first field out of range."""
         positive = ("steps", "batch", "episode_slots", "hidden", "buffer_size", "batch_size", "updates_per_step",
                     "target_sync", "eval_every", "eval_slots", "eval_batch", "torch_threads")
-        for name in positive:
-            if getattr(self, name) <= 0:
-                raise TrainingError(f"{name} must be > 0, got {getattr(self, name)}")
+        self.require_positive(*positive)
         if not 0.0 <= self.gamma < 1.0:
             raise TrainingError(f"gamma must be in [0, 1), got {self.gamma}")
         if not 0.0 <= self.eps_end <= self.eps_start <= 1.0:
@@ -151,10 +131,6 @@ class MaddqnConfig:
         if self.learning_starts < 0:
             raise TrainingError(f"learning_starts must be >= 0, got {self.learning_starts}")
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> MaddqnConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 # ---------------------------------------------------------------------------------------------

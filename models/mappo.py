@@ -23,12 +23,11 @@ so all agents still run in one batched call).
 from __future__ import annotations
 
 import csv
-import itertools
 import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,18 +35,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from models.config import TrainConfig, TrainingError
 from models.envs import VectorEnv
 from xapps.policies.learned import split_argmax
 
 CHECKPOINT_FORMAT = 1
 
 
-class TrainingError(ValueError):
-    """A training setting or checkpoint that cannot be used; the message names it in one line."""
-
 
 @dataclass
-class MappoConfig:
+class MappoConfig(TrainConfig):
     """Everything a training run depends on (saved in every checkpoint)."""
 
     scenario: str = "hex19"
@@ -115,28 +112,11 @@ class MappoConfig:
     torch_threads: int = 1
     """Threads torch may use."""
 
-    @classmethod
-    def field_docs(cls) -> dict[str, str]:
-        """Field name → its doc line (read from this source file)."""
-        import ast
-        import inspect
-
-        tree = ast.parse(inspect.getsource(cls))
-        body = tree.body[0].body  # type: ignore[attr-defined]
-        docs: dict[str, str] = {}
-        for node, following in itertools.pairwise(body):
-            if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
-                    and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)):
-                docs[node.target.id] = str(following.value.value)
-        return docs
-
     def check(self) -> None:
         """`TrainingError` naming the first field out of range."""
         positive = ("steps", "batch", "episode_slots", "rollout_slots", "hidden", "epochs", "minibatches",
                     "eval_every", "eval_slots", "chunk_slots", "eval_batch", "checkpoint_every", "torch_threads")
-        for name in positive:
-            if getattr(self, name) <= 0:
-                raise TrainingError(f"{name} must be > 0, got {getattr(self, name)}")
+        self.require_positive(*positive)
         if self.episode_slots % self.rollout_slots:
             raise TrainingError(f"episode_slots ({self.episode_slots}) must be a multiple of rollout_slots "
                              f"({self.rollout_slots})")
@@ -149,10 +129,6 @@ class MappoConfig:
         if self.bc_slots < 0:
             raise TrainingError(f"bc_slots must be >= 0, got {self.bc_slots}")
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> MappoConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -114,15 +114,7 @@ def _write_maddqn_card(model: Path, metadata: dict[str, Any], config: dict[str, 
         f"{int(config.get('steps', metadata['steps'])):,}-slot run) in {training.get('wall_s', float('nan')) / 60:.1f} "
         f"min on {machine()}; that evaluation: {training.get('best_eval_throughput_mbps') or float('nan'):.1f} "
         f"Mbit/s with interference violation rate {training.get('best_eval_violation_rate') or 0.0:.4f}",
-        f"- **parity** torch ↔ onnxruntime: max |Δ| {metadata['parity']['max_abs_diff']:.2g} over "
-        f"{metadata['parity']['rows']} rows, greedy actions agree",
-        "",
-        "## Reproduce",
-        "",
-        "```sh",
-        maddqn_training_command(config, run_dir),
-        f"ntnric export {run_dir}/best.pt --out {model.name} --card",
-        "```",
+        *_parity_and_reproduce(metadata, maddqn_training_command(config, run_dir), run_dir, model),
         "",
         f"## Evaluation (`ntnric eval {scenario}{set_args} --slots {result.slots} --seed 0`)",
         "",
@@ -143,6 +135,22 @@ def _write_maddqn_card(model: Path, metadata: dict[str, Any], config: dict[str, 
     path = model.with_suffix(".md")
     path.write_text("\n".join(lines))
     return path
+
+
+def _parity_and_reproduce(metadata: dict[str, Any], train_command: str, run_dir: str, model: Path) -> list[str]:
+    """The card's parity line and its "Reproduce" section (training, then export)."""
+    parity = metadata["parity"]
+    return [
+        f"- **parity** torch ↔ onnxruntime: max |Δ| {parity['max_abs_diff']:.2g} over {parity['rows']} rows, "
+        "greedy actions agree",
+        "",
+        "## Reproduce",
+        "",
+        "```sh",
+        train_command,
+        f"ntnric export {run_dir}/best.pt --out {model.name} --card",
+        "```",
+    ]
 
 
 def write_card(model: Path, metadata: dict[str, Any], config: dict[str, Any], run_dir: str,
@@ -166,15 +174,7 @@ def write_card(model: Path, metadata: dict[str, Any], config: dict[str, Any], ru
         f"`{training.get('teacher')}` for the first {training.get('bc_slots', 0):,} slots, PPO after",
         *([f"- **resumed** (`--resume`) at {', '.join(f'{n:,}' for n in training['resumed_at_slots'])} slots; "
            "the command below runs the same configuration in one go"] if training.get("resumed_at_slots") else []),
-        f"- **parity** torch ↔ onnxruntime: max |Δ| {metadata['parity']['max_abs_diff']:.2g} over "
-        f"{metadata['parity']['rows']} rows, greedy actions agree",
-        "",
-        "## Reproduce",
-        "",
-        "```sh",
-        training_command(config, run_dir),
-        f"ntnric export {run_dir}/best.pt --out {model.name} --card",
-        "```",
+        *_parity_and_reproduce(metadata, training_command(config, run_dir), run_dir, model),
         "",
         f"## Evaluation (`ntnric eval {scenario} --load {load:g} --slots {result.slots} --seed 0`)",
         "",

@@ -614,7 +614,7 @@ _LAZY_USER_ERRORS = (
     ("ntnric.emulation", "EmulationError"),
     ("e2_sim.node.world_server", "WorldServerError"),
     ("ntnric.train_cli", "TrainCliError"),
-    ("models.mappo", "TrainingError"),
+    ("models.config", "TrainingError"),
     ("models.export", "ExportError"),
     ("ric.protocol.models", "ModelError"),
 )

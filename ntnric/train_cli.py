@@ -6,6 +6,7 @@ Torch is imported only inside the commands, so the rest of the CLI starts withou
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -43,6 +44,31 @@ def _config_overrides(items: list[str] | None) -> dict[str, Any]:
     return out
 
 
+def _config_fields(config_cls: type, items: list[str] | None) -> dict[str, Any]:
+    """``--cfg`` pairs checked against the fields of ``config_cls`` (a dataclass)."""
+    from dataclasses import fields
+
+    extra = _config_overrides(items)
+    known = {f.name for f in fields(config_cls)}
+    for key in extra:
+        if key not in known:
+            raise TrainCliError(f"--cfg: {config_cls.__name__} has no field {key!r}")
+    return extra
+
+
+def _with_progress(title: str, total: int, status: Callable[[dict[str, Any]], str],
+                   run: Callable[[Callable[[dict[str, Any]], None]], dict[str, Any]]) -> dict[str, Any]:
+    """``run(hook)`` under a progress bar over ``total`` slots whose status line is ``status(progress)``."""
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.fields[status]}"), console=err_console) as progress:
+        task = progress.add_task(title, total=total, status="starting")
+
+        def hook(p: dict[str, Any]) -> None:
+            progress.update(task, completed=min(p["slots"], total), status=status(p))
+
+        return run(hook)
+
+
 @train_app.command("mappo")
 def train_mappo(
     out: Annotated[Path, typer.Option(help="Run directory: checkpoints, config.json, train.csv, tb/.")],
@@ -61,8 +87,6 @@ def train_mappo(
 ) -> None:
     """Train a recurrent MAPPO scheduler; writes OUT/best.pt and OUT/last.pt."""
     _require_torch()
-    from dataclasses import fields
-
     from e2_sim.scenarios import load_scenario, parse_override
     from models.mappo import MappoConfig, train
     from xapps.policies.learned import OnnxPolicy
@@ -79,12 +103,7 @@ def train_mappo(
                               (None if teacher.lower() == "none" else teacher)}
     if bc_slots is not None:
         values["bc_slots"] = bc_slots
-    extra = _config_overrides(cfg)
-    known = {f.name for f in fields(MappoConfig)}
-    for key in extra:
-        if key not in known:
-            raise TrainCliError(f"--cfg: MappoConfig has no field {key!r}")
-    values.update(extra)
+    values.update(_config_fields(MappoConfig, cfg))
     if values["teacher"] is not None:
         from e2_sim.world import make_world
         from xapps.policies import make_policy
@@ -92,18 +111,14 @@ def train_mappo(
         make_policy(values["teacher"], make_world(scenario_obj, load=load).spec)  # PolicyError if unusable
     config = MappoConfig(**values)
     config.check()
-    total = config.steps
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.fields[status]}"), console=err_console) as progress:
-        task = progress.add_task(f"mappo · {config.scenario}", total=total, status="starting")
+    def status(p: dict[str, Any]) -> str:
+        line = f"{p['phase']} · {p['slots_per_s']:,.0f} slots/s · reward {p['reward']:.2f}"
+        if "eval_delay_ms" in p:
+            line += f" · eval delay {p['eval_delay_ms']:.1f} ms (best {p['best_delay_ms']:.1f})"
+        return line
 
-        def hook(p: dict[str, Any]) -> None:
-            status = f"{p['phase']} · {p['slots_per_s']:,.0f} slots/s · reward {p['reward']:.2f}"
-            if "eval_delay_ms" in p:
-                status += f" · eval delay {p['eval_delay_ms']:.1f} ms (best {p['best_delay_ms']:.1f})"
-            progress.update(task, completed=min(p["slots"], total), status=status)
-
-        result = train(config, out, resume=resume, hook=hook)
+    result = _with_progress(f"mappo · {config.scenario}", config.steps, status,
+                            lambda hook: train(config, out, resume=resume, hook=hook))
     console.print(f"trained {result['slots']:,} slots in {result['wall_s']:.0f} s; best eval delay "
                   f"{result['best_delay_ms']:.2f} ms at update {result.get('best_update', '-')}; wrote {out}/best.pt")
 
@@ -121,8 +136,6 @@ def train_maddqn(
 ) -> None:
     """Train multi-agent double DQN antenna-power control (MADQN-IL); writes OUT/best.pt and OUT/last.pt."""
     _require_torch()
-    from dataclasses import fields
-
     from e2_sim.scenarios import load_scenario, parse_override
     from models.maddqn import MaddqnConfig, train
 
@@ -132,25 +145,15 @@ def train_maddqn(
         raise TrainCliError(f"maddqn trains cstn power control; {scenario!r} is a {scenario_obj.world!r} world")
     values: dict[str, Any] = {"scenario": scenario, "load": load, "steps": steps, "seed": seed,
                               "overrides": overrides}
-    extra = _config_overrides(cfg)
-    known = {f.name for f in fields(MaddqnConfig)}
-    for key in extra:
-        if key not in known:
-            raise TrainCliError(f"--cfg: MaddqnConfig has no field {key!r}")
-    values.update(extra)
+    values.update(_config_fields(MaddqnConfig, cfg))
     config = MaddqnConfig(**values)
     config.check()
-    total = config.steps
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.fields[status]}"), console=err_console) as progress:
-        task = progress.add_task(f"maddqn · {config.scenario}", total=total, status="starting")
+    def status(p: dict[str, Any]) -> str:
+        return (f"ε {p['epsilon']:.2f} · {p['slots_per_s']:,.0f} slots/s · eval {p['eval_throughput_mbps']:.0f} "
+                f"Mbit/s, violations {p['eval_violation_rate']:.4f} (best score {p['best_score_mbps']:.0f})")
 
-        def hook(p: dict[str, Any]) -> None:
-            status = (f"ε {p['epsilon']:.2f} · {p['slots_per_s']:,.0f} slots/s · eval {p['eval_throughput_mbps']:.0f} "
-                      f"Mbit/s, violations {p['eval_violation_rate']:.4f} (best score {p['best_score_mbps']:.0f})")
-            progress.update(task, completed=min(p["slots"], total), status=status)
-
-        result = train(config, out, hook=hook)
+    result = _with_progress(f"maddqn · {config.scenario}", config.steps, status,
+                            lambda hook: train(config, out, hook=hook))
     console.print(f"trained {result['slots']:,} slots in {result['wall_s']:.0f} s; best eval "
                   f"{result.get('best_throughput_mbps', float('nan')):.1f} Mbit/s with violation rate "
                   f"{result.get('best_violation_rate', float('nan')):.4f} at {result.get('best_slots', 0):,} slots; "
