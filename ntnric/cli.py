@@ -159,6 +159,40 @@ def bench_model_command(
     _write_json(json_out, result)
 
 
+@bench_app.command("swap")
+def bench_swap_command(
+    model: Annotated[Path, typer.Argument(help="ONNX model the xApp starts with (exported by 'ntnric export').")]
+    = Path("models/zoo/hex19.onnx"),
+    scenario: Annotated[str | None, typer.Option(help="Scenario (default: the one in the model's metadata).")]
+    = None,
+    slot_ms: Annotated[float, typer.Option(help="Wall-clock slot [ms].")] = 20.0,
+    slots: Annotated[int, typer.Option(help="Slots to run.")] = 2000,
+    swaps: Annotated[int, typer.Option(help="Model changes: deploys of a variant and rollbacks, alternating.")] = 4,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON.")] = None,
+) -> None:
+    """Hot swaps during a realtime run: the slot of each switch and the deadline misses around it."""
+    from ntnric.bench_swap import bench_swap
+
+    result = bench_swap(model, scenario, slot_ms, slots, swaps)
+    table = Table(title=f"{result['scenario']} · {slot_ms:g} ms slots · {slots} slots · hot swaps", box=None)
+    for column in ("request", "at slot", "switched at slot", "slots with misses around it"):
+        table.add_column(column, justify="left" if column == "request" else "right")
+    for entry in result["swaps"]:
+        switched = "-" if entry["switched_at_slot"] is None else str(entry["switched_at_slot"])
+        table.add_row(entry["request"] + ("" if entry["ok"] else " (refused)"), str(entry["requested_at_slot"]),
+                      switched, ", ".join(map(str, entry["slots_with_misses_in_window"])) or "none")
+    console.print(table)
+    rate = result["missed"] / result["expected"] if result["expected"] else 0.0
+    latency = result["decision_latency_us"]
+    console.print(f"missed node-decisions: {result['missed']} of {result['expected']} ({rate:.3%}); slots with a "
+                  f"miss: {result['missed_slots'] or 'none'}; decision latency p50 {latency['p50']:.0f} µs, "
+                  f"p99 {latency['p99']:.0f} µs", highlight=False, soft_wrap=True)
+    for entry in result["swaps"]:
+        if not entry["ok"]:
+            console.print(f"{entry['request']} refused: {entry['reply']}", highlight=False, soft_wrap=True)
+    _write_json(json_out, result)
+
+
 @bench_app.command("world")
 def bench_world_command(
     scenario: Annotated[str, typer.Argument(help="Preset name or scenario file.")] = "hex19",
@@ -213,6 +247,8 @@ def ric(
                                                 "when the RIC stops).")] = ".ntnric/models",
     constraint_xapps: Annotated[str | None, typer.Option(
         help="Comma-separated xApp names allowed to set constraints (default: every xApp that asks).")] = None,
+    warm_model_checker: Annotated[bool, typer.Option(
+        help="Load the model checks (onnx, onnxruntime) at start, not during the first slots of a run.")] = True,
 ) -> None:
     """Run the near-RT RIC: E2 and xApp terminations over ZeroMQ and gRPC, Admin, /metrics."""
     import asyncio
@@ -229,7 +265,7 @@ def ric(
         config = RicConfig(e2_zmq=e2_zmq or None, e2_grpc=e2_grpc or None, xapp_zmq=xapp_zmq or None,
                            xapp_grpc=xapp_grpc or None, admin_grpc=admin_grpc or None, metrics_port=metrics_port,
                            name=name, log_level=log_level.upper(), log_format=log_format,  # type: ignore[arg-type]
-                           busy_poll=busy_poll, model_dir=model_dir or None,
+                           busy_poll=busy_poll, model_dir=model_dir or None, warm_model_checker=warm_model_checker,
                            constraint_xapps=None if constraint_xapps is None else tuple(
                                n.strip() for n in constraint_xapps.split(",") if n.strip()))
     except ValidationError as exc:
@@ -612,6 +648,7 @@ _LAZY_USER_ERRORS = (
     ("ric.server", "RicError"),
     ("ric.transport.base", "TransportError"),
     ("ntnric.emulation", "EmulationError"),
+    ("ntnric.bench_swap", "SwapBenchError"),
     ("e2_sim.node.world_server", "WorldServerError"),
     ("ntnric.train_cli", "TrainCliError"),
     ("models.config", "TrainingError"),

@@ -66,6 +66,11 @@ class RicConfig(BaseModel):
         description="Directory of the model registry's store (relative paths start at the RIC's working "
         "directory); None or '': kept in memory, lost when the RIC stops.",
     )
+    warm_model_checker: bool = Field(
+        default=False,
+        description="Start the model-check worker (it loads onnx and onnxruntime) with the RIC instead of when the "
+        "first xApp that runs models registers, so that start-up does not share a realtime run's first slots.",
+    )
     model_switch_timeout_s: float = Field(
         default=20.0, gt=0, description="How long a model deploy or rollback waits for the xApp to switch [s]."
     )

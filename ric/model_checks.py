@@ -47,6 +47,11 @@ class ModelChecker:
                 sys.executable, "-c", _WORKER, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
         return self._proc
 
+    @property
+    def worker_running(self) -> bool:
+        """Whether the worker process is up."""
+        return self._proc is not None and self._proc.returncode is None
+
     def warm_up(self) -> None:
         """Start the worker now (it loads the ONNX libraries), without waiting for it."""
         if self._warming is None and self._proc is None:

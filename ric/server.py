@@ -76,7 +76,10 @@ class Ric:
         """Bind every endpoint and start serving; raises `RicError` (one line) when one cannot bind."""
         try:
             self.core.models.open()
-            return await self._start()
+            endpoints = await self._start()
+            if self.config.warm_model_checker:
+                self.core.models.checker.warm_up()
+            return endpoints
         except (TransportError, ModelStoreError) as exc:
             await self.stop(0)
             raise RicError(str(exc)) from None

@@ -52,6 +52,7 @@ from ric.transport.client import Client, connect
 
 Mode = Literal["lockstep", "realtime"]
 _log = logging.getLogger("ntnric.sim")
+MISSED_SLOTS_KEPT = 1000  # slots with a deadline miss listed in a run's result (the count is exact)
 # causes meaning "the RIC does not know these nodes" (it restarted): set them up again
 _RESETUP_CAUSES = {ap.CAUSE_NOT_REGISTERED, ap.CAUSE_UNKNOWN_NODE}
 
@@ -79,6 +80,8 @@ class AgentStats:
     fallback_default: int = 0
     uncontrolled: int = 0  # node-slots no xApp subscribed to (local scheduler)
     resetups: int = 0
+    missed_slots: list[int] = field(default_factory=list)  # slots with a miss, the first MISSED_SLOTS_KEPT
+
 
     def to_json(self) -> dict[str, Any]:
         rate = self.missed / self.expected if self.expected else 0.0
@@ -394,7 +397,10 @@ class E2Agent:
         self.stats.expected += n_expected
         self.stats.applied += int(applied.sum())
         missed = expected & ~got
-        self.stats.missed += int(missed.sum())
+        n_missed = int(missed.sum())
+        self.stats.missed += n_missed
+        if n_missed and len(self.stats.missed_slots) < MISSED_SLOTS_KEPT:
+            self.stats.missed_slots.append(self._slot)
         self._misses_since_report[missed] += 1
         self.stats.uncontrolled += int((self._hosted & ~expected).sum())
         need = self._hosted & ~applied

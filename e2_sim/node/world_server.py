@@ -56,7 +56,7 @@ import numpy as np
 import zmq
 
 from e2_sim.kpi import KpiAccumulator
-from e2_sim.node.agent import AgentStats, E2Agent, Mode, write_progress
+from e2_sim.node.agent import MISSED_SLOTS_KEPT, AgentStats, E2Agent, Mode, write_progress
 from e2_sim.node.timing import LatencyRecorder
 from e2_sim.world.base import SlotKpis, World
 from ric.protocol import Controls, Reports, WorldSpec, codec
@@ -267,7 +267,10 @@ class WorldServer:
         for frames in results:
             counters = json.loads(frames[1])
             for f in fields(AgentStats):
-                setattr(stats, f.name, getattr(stats, f.name) + int(counters[f.name]))
+                if f.name == "missed_slots":
+                    stats.missed_slots = sorted({*stats.missed_slots, *counters[f.name]})[:MISSED_SLOTS_KEPT]
+                else:
+                    setattr(stats, f.name, getattr(stats, f.name) + int(counters[f.name]))
         self.latency = LatencyRecorder.merged([np.frombuffer(frames[2], dtype="<i8") for frames in results])
         if cfg.progress_stream is not None:
             self._progress(slots, slots, started, accumulator)

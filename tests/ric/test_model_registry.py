@@ -257,3 +257,17 @@ def test_non_finite_model_outputs_fall_back_to_llq_for_that_slot_and_are_counted
     assert controls is not None and np.array_equal(controls.user, llq.user)
     assert app.stats()["fallbacks"] == 1
     assert PolicyXApp("llq", seed=0).model_spec() is None
+
+
+def test_a_warm_model_checker_starts_with_the_ric_and_not_before_the_first_xapp_otherwise() -> None:
+    def worker_started(ric: RicThread) -> bool:
+        return ric.call(lambda: ric.core.models.checker.worker_running) is True
+
+    with RicThread(RicConfig.ephemeral(log_level="WARNING", warm_model_checker=True)) as ric:
+        deadline = time.monotonic() + 10.0
+        while not worker_started(ric):
+            assert time.monotonic() < deadline, "the model-check worker did not start with the RIC"
+            time.sleep(0.05)
+    with RicThread(RicConfig.ephemeral(log_level="WARNING")) as ric:
+        time.sleep(0.3)
+        assert not worker_started(ric)
