@@ -12,7 +12,10 @@ Definitions (the README's JSON schema refers to these):
   (shape ``(B, n)``), the throughput of each of the ``n`` parts (sag: ``tier_throughput_mbps`` of
   the satellite, HAP and local tiers) [Mbit/s].
 - ``<flag>_violation_rate``: for each per-world flag ``SlotKpis.extra["<flag>_violated"]``
-  (shape ``(B,)``), the fraction of slots it was raised (e.g. ``interference_violation_rate``).
+  (shape ``(B,)``), the fraction of slots it was raised (e.g. ``interference_violation_rate``),
+  and ``<flag>_compliant_throughput_mbps``: the system throughput counting only the bits of the
+  slots without the flag (cstn: what a policy delivers within the satellite users' interference
+  cap; the paper's reward gives a violating slot no throughput).
 - ``jain_fairness``: Jain's index (Σx)² / (n·Σx²) over users' mean throughput while active
   (users never active are left out; 0 when nothing was delivered).
 - ``avg_packet_delay_ms``: mean delay over delivered packets and, so that a policy that starves
@@ -81,6 +84,7 @@ class KpiAccumulator:
         self.spectral_efficiency_sum = 0.0
         self.has_packets = False
         self.flag_counts: dict[str, int] = {}
+        self.flag_compliant_bits: dict[str, float] = {}
         self.part_bits: dict[str, np.ndarray] = {}
         self._delays: list[np.ndarray] = []
 
@@ -106,6 +110,8 @@ class KpiAccumulator:
             elif name.endswith("_violated") and np.ndim(value) == 1:
                 # a per-world flag (B,): reported as the fraction of slots it was raised
                 self.flag_counts[name] = self.flag_counts.get(name, 0) + int(np.count_nonzero(value))
+                compliant = float(kpis.delivered_bits.sum(axis=(1, 2))[~np.asarray(value, dtype=bool)].sum())
+                self.flag_compliant_bits[name] = self.flag_compliant_bits.get(name, 0.0) + compliant
         if kpis.packet_delays_s is not None:
             self.has_packets = True
             self._delays.extend(d for d in kpis.packet_delays_s if d.size)
@@ -139,7 +145,9 @@ class KpiAccumulator:
             out[f"{name.removesuffix('_delivered_bits')}_throughput_mbps"] = (
                 bits.sum(axis=0) / self.batch / duration_s / 1e6).tolist()
         for name, count in sorted(self.flag_counts.items()):
-            out[f"{name.removesuffix('_violated')}_violation_rate"] = count / (slots * self.batch)
+            flag = name.removesuffix("_violated")
+            out[f"{flag}_violation_rate"] = count / (slots * self.batch)
+            out[f"{flag}_compliant_throughput_mbps"] = self.flag_compliant_bits[name] / self.batch / duration_s / 1e6
         if self.has_packets:
             delivered = self.delivered_packet_delays_s()
             queued = np.concatenate(queued_ages_s) if queued_ages_s else np.zeros(0)

@@ -63,3 +63,22 @@ def test_per_part_throughput_from_a_delivered_bits_breakdown() -> None:
     # per tier: (sum over slots 1..4 = 10) x (world 0 + world 1) / 2 worlds / 0.04 s
     expected = [10 * 4e3 / 2 / 0.04 / 1e6] * 3
     assert acc.summary()["tier_throughput_mbps"] == pytest.approx(expected)
+
+
+def test_a_flagged_slot_counts_in_the_violation_rate_and_not_in_the_compliant_throughput() -> None:
+    spec = _spec()
+    acc = KpiAccumulator(spec, batch=2)
+    active = np.ones((2, 2, 2), dtype=bool)
+    for slot in range(4):
+        delivered = np.full((2, 2, 2), 1e3 * (slot + 1))  # 4 users: 4e3 (slot + 1) bits per world
+        flag = np.array([slot == 1, slot in (1, 3)])  # world 0 flagged in slot 1; world 1 in slots 1 and 3
+        acc.add(SlotKpis(
+            delivered_bits=delivered, arrived_bits=delivered, dropped_bits=np.zeros_like(delivered), active=active,
+            qos_checked=active, qos_violated=~active, spectral_efficiency_bps_hz=np.zeros(2),
+            extra={"interference_violated": flag},
+        ))
+    out = acc.summary()
+    assert out["interference_violation_rate"] == pytest.approx(3 / 8)
+    compliant_bits = 4e3 * ((1 + 3 + 4) + (1 + 3))  # world 0 without slot 1, world 1 without slots 1 and 3
+    assert out["interference_compliant_throughput_mbps"] == pytest.approx(compliant_bits / 2 / 0.04 / 1e6)
+    assert out["throughput_mbps"] == pytest.approx(4e3 * 10 * 2 / 2 / 0.04 / 1e6)
