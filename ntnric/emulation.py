@@ -272,7 +272,7 @@ def run_document(config: EmulationConfig, result: dict[str, Any], kind: str = "r
         "decision_latency_us": result["decision_latency_us"],
         "hops_us": result["hops_us"],
         "deadline_miss_rate": result["deadline_miss_rate"],
-        "misses": {k: result[k] for k in ("expected", "applied", "missed", "late", "refused_by_node",
+        "misses": {k: result[k] for k in ("expected", "applied", "missed", "late", "refused_by_node", "refused_by_ric",
                                           "fallback_last_valid", "fallback_default", "uncontrolled", "resetups",
                                           "missed_slots")},
         "slots_per_s": result["slots_per_s"],

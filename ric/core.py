@@ -854,6 +854,9 @@ class RicCore:
                      f"payload node ids {list(ctrl.node_ids)} do not match the nodes' ids {plan.node_ids}")
         if whole is not None:
             self._refuse_all(link, pdu, names, whole[0], whole[1])
+            cause = Cause(code=whole[0], detail=whole[1])
+            self._tell_nodes_refused(plan, slot, {row: e2ap_pb2.ItemRefusal(node=n, cause=cause)
+                                                  for row, n in enumerate(names)})
             return
         refused: dict[int, CauseT] | None = dict(problems) if problems else None
         for row, node in enumerate(plan.nodes):
@@ -965,11 +968,24 @@ class RicCore:
             out = XappPdu(transaction_id=pdu.transaction_id, slot=pdu.slot, t=pdu.t,
                           control_failure=e2ap_pb2.RicControlFailure(refused=items))
             link.send(out.SerializeToString())
+            self._tell_nodes_refused(plan, pdu.slot, {row: items[i] for i, row in enumerate(sorted(refused))})
             xapp = self.registry.xapps.get(link)
             log(_log, logging.INFO, "control_refused", xapp=xapp.xapp_id if xapp else link.link_id, slot=pdu.slot,
                 node=items[0].node, cause=cause_name(items[0].cause.code), refused=len(items),
                 detail=items[0].cause.detail)
         m.hot_control.observe((self.clock() - t_in) * 1e-9)
+
+    def _tell_nodes_refused(self, plan: ControlPlan, slot: int, items: dict[int, e2ap_pb2.ItemRefusal]) -> None:
+        """Tell the agents of the known nodes among ``items`` (row -> refusal) that this slot's control
+        for them was refused: a lockstep node stops waiting for it and keeps its fallback."""
+        by_link: dict[Link, list[e2ap_pb2.ItemRefusal]] = {}
+        for row, item in items.items():
+            node = plan.nodes[row]
+            if node is not None:
+                by_link.setdefault(node.link, []).append(item)
+        for dest, refused in by_link.items():
+            dest.send(E2Pdu(transaction_id=self._next_txn(), slot=slot,
+                            control_failure=e2ap_pb2.RicControlFailure(refused=refused)).SerializeToString())
 
     def _refuse_all(
         self, link: Link, pdu: e2ap_pb2.XappPdu, names: tuple[str, ...], code: CauseCode, detail: str

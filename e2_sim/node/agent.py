@@ -76,6 +76,7 @@ class AgentStats:
     missed: int = 0  # ... and missed (fallback applied)
     late: int = 0  # controls that arrived after their slot was over
     refused_by_node: int = 0
+    refused_by_ric: int = 0  # node-decisions whose control the RIC refused (the node kept its fallback)
     fallback_last_valid: int = 0
     fallback_default: int = 0
     uncontrolled: int = 0  # node-slots no xApp subscribed to (local scheduler)
@@ -209,6 +210,7 @@ class E2Agent:
         self._has_valid = np.zeros(k, dtype=bool)
         self._got = np.zeros(k, dtype=bool)
         self._expected = np.zeros(k, dtype=bool)
+        self._refused = np.zeros(k, dtype=bool)  # this slot's controls the RIC refused (told by control_failure)
         self._misses_since_report = np.zeros(k, dtype=np.uint32)
         self._slot = -1
 
@@ -290,6 +292,8 @@ class E2Agent:
                 self.subscriptions.clear()
                 self.stats.resetups += 1
                 self._send_setup()
+        elif which == "control_failure":
+            self._on_refused(pdu)
         elif which == "control_ack" or which == "keepalive" or which == "reset_response":
             pass
         else:
@@ -351,6 +355,15 @@ class E2Agent:
             self._send(ap.E2Pdu(transaction_id=pdu.transaction_id, slot=pdu.slot,
                                 control_ack=ap.RicControlAcknowledge(nodes=list(req.nodes))))
 
+    def _on_refused(self, pdu: ap.E2Pdu) -> None:
+        """The RIC refused an xApp's control for some of our nodes: stop waiting for it this slot."""
+        if pdu.slot != self._slot:
+            return
+        rows = [self.row_of[item.node] for item in pdu.control_failure.refused if item.node in self.row_of]
+        fresh = [r for r in rows if self._expected[r] and not self._got[r] and not self._refused[r]]
+        self._refused[fresh] = True
+        self.stats.refused_by_ric += len(fresh)
+
     # ------------------------------------------------------------------ the slot loop
 
     def _indicate(self, reports: Reports, slot: int) -> None:
@@ -376,7 +389,7 @@ class E2Agent:
         """Handle messages until every expected control is in or ``deadline_ns`` passes."""
         expected = self._expected
         while True:
-            if not np.any(expected & ~self._got):
+            if not np.any(expected & ~self._got & ~self._refused):
                 return
             left_s = (deadline_ns - time.monotonic_ns()) / 1e9
             if left_s <= 0:
@@ -396,7 +409,7 @@ class E2Agent:
         applied = expected & got
         self.stats.expected += n_expected
         self.stats.applied += int(applied.sum())
-        missed = expected & ~got
+        missed = expected & ~got & ~self._refused
         n_missed = int(missed.sum())
         self.stats.missed += n_missed
         if n_missed and len(self.stats.missed_slots) < MISSED_SLOTS_KEPT:
@@ -440,6 +453,7 @@ class E2Agent:
             self._slot = t
             self._got[:] = False
             self._expected[:] = False
+            self._refused[:] = False
             self._indicate(reports, t)
             if cfg.mode == "realtime":
                 deadline_ns = tick_ns + slot_ns if port.deadline_ns is None else port.deadline_ns

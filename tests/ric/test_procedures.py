@@ -189,6 +189,9 @@ def test_control_failure_causes(ric: RicThread, transport: str, agent: E2Agent, 
     stale = xapp.expect("control_failure").control_failure
     assert len(stale.refused) == 19
     assert {r.cause.code for r in stale.refused} == {e2ap_pb2.CAUSE_STALE_SLOT}
+    # the node hears of it too, for the slot of the control (a lockstep node stops waiting)
+    told = agent.expect("control_failure")
+    assert told.slot == 9 and len(told.control_failure.refused) == 19
 
     # unknown node: refused alone, the known one goes on
     pdu = e2ap_pb2.XappPdu(transaction_id=99, slot=10)
@@ -213,6 +216,8 @@ def test_control_failure_causes(ric: RicThread, transport: str, agent: E2Agent, 
     shape = xapp.expect("control_failure").control_failure
     assert {r.cause.code for r in shape.refused} == {e2ap_pb2.CAUSE_BAD_SHAPE}
     assert "user" in shape.refused[0].cause.detail
+    assert {r.cause.code for r in agent.expect("control_failure").control_failure.refused} == {
+        e2ap_pb2.CAUSE_BAD_SHAPE}
 
     # constraint violation: a tier-0 xApp allows bs_0 only resource 0
     with connect(xapp_address(ric, transport), "xapp") as client:
@@ -235,6 +240,9 @@ def test_control_failure_causes(ric: RicThread, transport: str, agent: E2Agent, 
             ("bs_0", e2ap_pb2.CAUSE_CONSTRAINT_VIOLATION)]
         rest = agent.expect("control_request").control_request
         assert list(rest.nodes) == [n.name for n in spec.nodes[1:]]
+        told = agent.expect("control_failure")
+        assert told.slot == 10 and [(r.node, r.cause.code) for r in told.control_failure.refused] == [
+            ("bs_0", e2ap_pb2.CAUSE_CONSTRAINT_VIOLATION)]
 
         controls.power_w[0, 0, 1] = 0.0  # resource 1 off: inside the constraint now
         xapp.control(spec, slot=10, controls=controls)
