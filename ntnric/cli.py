@@ -427,20 +427,24 @@ def hierarchy_xapp(
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "WARNING",
     busy_poll: Annotated[bool, typer.Option(help="ZeroMQ: poll without sleeping (lower latency, one busy core).")]
     = False,
+    policy: Annotated[str, typer.Option(
+        help="'onnx' (the shipped model of the tier), 'heuristic', or an ONNX file of the tier.")] = "onnx",
 ) -> None:
     """One tier xApp of the space–air–ground hierarchy (`xapps.hierarchy`), until Ctrl-C."""
-    from xapps.hierarchy import TIER_XAPPS
+    from xapps.hierarchy import TIER_XAPPS, tier_policy_factory, zoo_tier_factory
     from xapps.sdk import XappRunner
 
     if tier not in TIER_XAPPS:
         raise UsageError(f"tier must be one of {', '.join(TIER_XAPPS)}, got {tier!r}")
     _configure_logging(log_level)
+    factory = (zoo_tier_factory(tier) if policy == "onnx" else tier_policy_factory(tier) if policy == "heuristic"
+               else tier_policy_factory(tier, policy))
 
     def progress(line: dict[str, Any]) -> None:
         print(json.dumps({"tier_progress": line}), flush=True)
 
-    runner = XappRunner(TIER_XAPPS[tier](), ric_address, busy_poll=busy_poll, constraint_wait_s=constraint_wait_s,
-                        progress=progress if progress_jsonl else None)
+    runner = XappRunner(TIER_XAPPS[tier](factory), ric_address, busy_poll=busy_poll,
+                        constraint_wait_s=constraint_wait_s, progress=progress if progress_jsonl else None)
     with contextlib.suppress(KeyboardInterrupt):
         runner.run()
     _write_json(json_path, runner.summary())
@@ -448,8 +452,9 @@ def hierarchy_xapp(
 
 def _emulation_config(scenario: str, policy: str, transport: str, mode: str, slot_ms: float, slots: int | None,
                       seed: int, load: float | None, set_: list[str] | None, latency_samples: bool = False,
-                      process_per_node: bool = False, busy_poll: bool = True, hierarchy: bool = False) -> Any:
-    from ntnric.emulation import HIERARCHY_POLICY, EmulationConfig
+                      process_per_node: bool = False, busy_poll: bool = True, hierarchy: bool = False,
+                      tiers: str = "onnx") -> Any:
+    from ntnric.emulation import HIERARCHY_POLICIES, EmulationConfig
     from xapps.policies import policy_class
 
     if transport not in ("zmq", "grpc"):
@@ -462,7 +467,10 @@ def _emulation_config(scenario: str, policy: str, transport: str, mode: str, slo
             raise UsageError(f"--hierarchy runs the space–air–ground world 'sag', not {scenario_obj.world!r}")
         if process_per_node:
             raise UsageError("--hierarchy runs the nodes in one simulator process; drop --process-per-node")
-        return EmulationConfig(scenario=scenario, policy=HIERARCHY_POLICY, transport=transport,  # type: ignore[arg-type]
+        if tiers not in HIERARCHY_POLICIES:
+            raise UsageError(f"--tiers must be {' or '.join(HIERARCHY_POLICIES)}, got {tiers!r}")
+        return EmulationConfig(scenario=scenario, policy=HIERARCHY_POLICIES[tiers],
+                               transport=transport,  # type: ignore[arg-type]
                                mode=mode, slot_ms=slot_ms,  # type: ignore[arg-type]
                                slots=slots or scenario_obj.test_slots, seed=seed, load=load,
                                overrides=tuple(set_ or ()), latency_samples=latency_samples, busy_poll=busy_poll,
@@ -552,6 +560,8 @@ def run(
     policy: Annotated[str, typer.Option(help="Policy the xApp runs.")] = "equal-split",
     hierarchy: Annotated[bool, typer.Option(
         help="Run the three tier xApps of the space–air–ground hierarchy instead of one policy xApp.")] = False,
+    tiers: Annotated[str, typer.Option(
+        help="With the hierarchy: 'onnx' (the shipped tier models) or 'heuristic' (proportional splits).")] = "onnx",
     transport: Annotated[str, typer.Option(help="zmq or grpc (both E2 and xApp links).")] = "zmq",
     mode: Annotated[str, typer.Option(help="lockstep or realtime.")] = "realtime",
     slot_ms: Annotated[float, typer.Option(help="Wall-clock slot in realtime mode [ms].")] = 1.0,
@@ -574,7 +584,8 @@ def run(
     if scenario is None:
         scenario, hierarchy = "sag", True
     config = _emulation_config(scenario, policy, transport, mode, slot_ms, slots, seed, load, set_,
-                               process_per_node=process_per_node, busy_poll=busy_poll, hierarchy=hierarchy)
+                               process_per_node=process_per_node, busy_poll=busy_poll, hierarchy=hierarchy,
+                               tiers=tiers)
     result = _live_emulation(config)
     document = run_document(config, result)
     _print_run(document)

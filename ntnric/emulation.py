@@ -45,8 +45,9 @@ from ntnric.evaluate import policy_seed
 from ntnric.launcher import Component, ComponentDied, ProcessGroup
 from xapps.hierarchy import TIER_NAMES, TIER_XAPPS
 
-#: ``EmulationConfig.policy`` of a hierarchy run (and its key in the JSON's ``policies``).
-HIERARCHY_POLICY = "hierarchy"
+#: ``EmulationConfig.policy`` of a hierarchy run (and its key in the JSON's ``policies``) per ``--tiers``:
+#: the tier xApps on the shipped ONNX models, or on the heuristics.
+HIERARCHY_POLICIES = {"onnx": "hierarchy", "heuristic": "hierarchy-heuristic"}
 #: Longest wait of a tier for the tier above's constraint in lockstep [s].
 LOCKSTEP_CONSTRAINT_WAIT_S = 2.0
 
@@ -170,6 +171,7 @@ def run_emulation(
                 for tier in TIER_NAMES:
                     tier_xapps[tier] = group.start_python(f"xapp-{tier}", [
                         "hierarchy-xapp", tier, "--ric", xapp_address, "--constraint-wait-s", str(wait_s),
+                        "--policy", "heuristic" if config.policy == HIERARCHY_POLICIES["heuristic"] else "onnx",
                         "--json", str(work / f"tier-{tier}.json"), "--progress-jsonl"])
             else:
                 group.start_python("xapp", ["xapp", xapp_name(config.policy), "--ric", xapp_address,

@@ -89,8 +89,11 @@ def _cstn(slots: int) -> list[Case]:
 
 
 def _sag(slots: int) -> list[Case]:
-    full = ["equal-split", "random-allocation", "round-robin", "full-power"]
-    reduced = ["exhaustive", "equal-split", "random-allocation"]
+    """The hierarchy on the shipped tier models, flat MAPPO, the heuristic tiers and the allocation
+    baselines; exhaustive search on the reduced instance (where the hierarchy runs the reduced models)."""
+    full = ["hierarchy", "flat-mappo", "hierarchy-heuristic", "equal-split", "random-allocation", "round-robin",
+            "full-power"]
+    reduced = ["exhaustive", "hierarchy", "hierarchy-heuristic", "equal-split", "random-allocation"]
     return [Case("full preset", "sag", 0, None, {}, full, slots),
             Case("reduced instance", "sag", 0, None, reduced_overrides("sag"), reduced,
                  min(slots, EXHAUSTIVE_SLOTS_MAX))]
@@ -271,4 +274,53 @@ def write_outputs(paper: str, spec: Paper, cases: list[Case], seed: int, out: Pa
     json_path.write_text(json.dumps(to_json(paper, spec, cases, seed), indent=2) + "\n")
     md_path = out / f"{paper}.md"
     md_path.write_text(to_markdown(spec, cases))
-    return [json_path, md_path, *plot_paper(paper, spec, cases, out / "figures")]
+    written = [json_path, md_path, *plot_paper(paper, spec, cases, out / "figures")]
+    if paper == "sag":
+        written += plot_learning_curves(out / "figures")
+    return written
+
+
+#: Training logs of the shipped sag models (`models.hppo` ``train.csv``), name -> file.
+SAG_TRAINING_LOGS = {"hierarchy": ZOO_DIR / "sag-hierarchy-train.csv", "flat MAPPO": ZOO_DIR / "sag-flat-train.csv"}
+
+
+def plot_learning_curves(out_dir: Path) -> list[Path]:
+    """Learning curves of the shipped sag models: mean reward per tier (and of the flat agents) and
+    the periodic greedy evaluation's spectral efficiency, over training slots."""
+    import csv
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    logs = {name: list(csv.DictReader(path.open())) for name, path in SAG_TRAINING_LOGS.items() if path.is_file()}
+    if not logs:
+        return []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fig, (ax_r, ax_se) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for name, rows in logs.items():
+        slots = np.array([float(r["slots"]) for r in rows])
+        if "reward_satellite_hap_local" in rows[0]:
+            per_tier = np.array([[float(v) for v in r["reward_satellite_hap_local"].split("/")] for r in rows])
+            for i, tier in enumerate(("satellite", "HAP", "local")):
+                ax_r.plot(slots, per_tier[:, i], label=f"{name}: {tier} tier")
+        else:
+            ax_r.plot(slots, [float(r["reward_flat"]) for r in rows], label=f"{name}: every node", linestyle="--")
+        evaluated = [(float(r["slots"]), float(r["eval_se_bps_hz"])) for r in rows if r["eval_se_bps_hz"]]
+        if evaluated:
+            ax_se.plot(*zip(*evaluated, strict=True), marker="o", label=name)
+    ax_r.set_xlabel("training slots")
+    ax_r.set_ylabel("mean reward per decision")
+    ax_r.legend(fontsize=7)
+    ax_se.set_xlabel("training slots")
+    ax_se.set_ylabel("greedy evaluation SE [bit/s/Hz]")
+    ax_se.legend(fontsize=8)
+    for ax in (ax_r, ax_se):
+        ax.grid(True, alpha=0.3)
+    fig.suptitle("sag: learning curves of the shipped models (models/zoo/sag-*-train.csv)", fontsize=9)
+    fig.tight_layout()
+    path = out_dir / "sag_learning_curves.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return [path]

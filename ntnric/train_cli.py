@@ -160,15 +160,75 @@ def train_maddqn(
                   f"wrote {out}/best.pt")
 
 
+def _train_sag(flat: bool, out: Path, steps: int, seed: int, resume: bool, set_: list[str] | None,
+               cfg: list[str] | None) -> None:
+    from e2_sim.scenarios import parse_override
+    from models.hppo import HppoConfig, train
+    from models.sag_flat import FlatConfig
+
+    config_cls = FlatConfig if flat else HppoConfig
+    values: dict[str, Any] = {"steps": steps, "seed": seed,
+                              "overrides": dict(parse_override(item) for item in set_ or [])}
+    values.update(_config_fields(config_cls, cfg))
+    if isinstance(values.get("bc_tiers"), list):
+        values["bc_tiers"] = tuple(values["bc_tiers"])
+    config = config_cls(**values)
+    config.check()
+
+    def status(p: dict[str, Any]) -> str:
+        line = f"{p.get('phase', '')} · {p.get('slots_per_s', 0.0):,.0f} slots/s"
+        if "eval" in p:
+            line += f" · eval SE {p['eval']['se_bps_hz']:.1f} bit/s/Hz (best {p['best_se_bps_hz']:.1f})"
+        return line
+
+    name = "sag-flat" if flat else "hppo"
+    result = _with_progress(f"{name} · {config.scenario}", config.steps, status,
+                            lambda hook: train(config, out, resume=resume, hook=hook))
+    console.print(f"trained {result['slots']:,} slots in {result['wall_s']:.0f} s; best eval SE "
+                  f"{result.get('best_se_bps_hz', float('nan')):.2f} bit/s/Hz at update "
+                  f"{result.get('best_update', '-')}; wrote {out}/best.pt")
+
+
+@train_app.command("hppo")
+def train_hppo(
+    out: Annotated[Path, typer.Option(help="Run directory: checkpoints, config.json, train.csv.")],
+    steps: Annotated[int, typer.Option(help="Training budget in world slots.")] = 400_000,
+    seed: Annotated[int, typer.Option(help="Training seed.")] = 1,
+    resume: Annotated[bool, typer.Option(help="Continue from OUT/last.pt.")] = False,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Scenario field override (repeatable).")] = None,
+    cfg: Annotated[list[str] | None, typer.Option(help="Any HppoConfig field, e.g. --cfg lr=3e-4 (repeatable).")]
+    = None,
+) -> None:
+    """Train the sag hierarchy: satellite, HAP and local policies every 50 / 10 / 1 slots (hierarchical PPO)."""
+    _require_torch()
+    _train_sag(False, out, steps, seed, resume, set_, cfg)
+
+
+@train_app.command("sag-flat")
+def train_sag_flat(
+    out: Annotated[Path, typer.Option(help="Run directory: checkpoints, config.json, train.csv.")],
+    steps: Annotated[int, typer.Option(help="Training budget in world slots.")] = 400_000,
+    seed: Annotated[int, typer.Option(help="Training seed.")] = 1,
+    resume: Annotated[bool, typer.Option(help="Continue from OUT/last.pt.")] = False,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Scenario field override (repeatable).")] = None,
+    cfg: Annotated[list[str] | None, typer.Option(help="Any FlatConfig field (repeatable).")] = None,
+) -> None:
+    """Train the flat multi-agent PPO baseline on sag: every node decides every slot, no tiers."""
+    _require_torch()
+    _train_sag(True, out, steps, seed, resume, set_, cfg)
+
+
 def checkpoint_trainer(path: Path) -> str:
-    """``"maddqn"`` or ``"mappo"``: which trainer wrote the checkpoint at ``path`` (mappo when unmarked)."""
+    """Which trainer wrote the checkpoint at ``path``: ``maddqn``, ``hppo``, ``sag-flat``, ``cmappo`` or
+    ``mappo`` (also when unmarked)."""
     import torch
 
     try:
         data = torch.load(path, map_location="cpu", weights_only=False)
     except Exception:  # not a checkpoint at all: let the trainer's loader say so in its words
         return "mappo"
-    return "maddqn" if isinstance(data, dict) and data.get("trainer") == "maddqn" else "mappo"
+    trainer = data.get("trainer") if isinstance(data, dict) else None
+    return trainer if trainer in ("maddqn", "hppo", "sag-flat", "cmappo") else "mappo"
 
 
 def export_command(
@@ -184,7 +244,11 @@ def export_command(
     _require_torch()
     from models.export import ExportError, export
 
-    if checkpoint_trainer(checkpoint) == "maddqn":
+    trainer = checkpoint_trainer(checkpoint)
+    if trainer in ("hppo", "sag-flat"):
+        _export_sag(checkpoint, out, tolerance)
+        return
+    if trainer == "maddqn":
         from models.export_dqn import export_dqn
         from models.maddqn import TrainingError
         from models.maddqn import load_checkpoint as load_dqn
@@ -210,3 +274,15 @@ def export_command(
         run_dir = f"runs/{out.stem}" if metadata["trainer"] == "maddqn" else f"runs/{metadata['scenario']}"
         path = write_card(out, metadata, config, run_dir, slots=card_slots)
         console.print(f"wrote {path}")
+
+
+def _export_sag(checkpoint: Path, out: Path, tolerance: float) -> None:
+    """A sag checkpoint: one ONNX file per network, ``<stem>-<tier>.onnx`` beside ``out`` (``sag.onnx``
+    gives ``sag-satellite.onnx``, ``sag-hap.onnx``, ``sag-local.onnx``; a flat run ``sag-flat.onnx``)."""
+    from models.export_sag import export_sag
+
+    written = export_sag(checkpoint, out.parent, prefix=out.stem, tolerance=tolerance)
+    for network, metadata in written.items():
+        parity = metadata["parity"]
+        console.print(f"wrote {out.parent / f'{out.stem}-{network}.onnx'}: {metadata['version']}, parity max |Δ| "
+                      f"{parity['max_abs_diff']:.2g} over {parity['rows']} rows, greedy actions agree")

@@ -45,17 +45,36 @@ heuristic defaults:
     slot, keeping its altitude.
 
 Beams and HAPs serve the subbands they keep the same way (longest deficit first, full power).
+
+Learned tiers (`xapps.policies.learned_sag.OnnxTierPolicy`) implement the same protocol;
+`tier_policy_factory` builds either kind for a tier xApp.
+
+In-process hierarchy (`HierarchyPolicy`)
+----------------------------------------
+The three tiers composed in one `Policy`, as the running xApps compose them: at slot ``t`` the
+satellite tier decides when ``t`` is a multiple of its period (its constraints bound the HAPs in
+the same slot), then the HAP tier at multiples of its period (bounding the local nodes), then
+the local tier. A tier's nodes keep their last control between the tier's decisions (the E2
+node's last valid control), and every tier sees only the constraints the tier above set (all
+True before any). ``hierarchy`` runs the shipped ONNX tiers of ``models/zoo``
+(``sag-satellite.onnx``, ``sag-hap.onnx``, ``sag-local.onnx``), ``hierarchy-heuristic`` the
+three heuristics above. The decision time of a slot is the sum of the tiers' times actually
+spent in it (`HierarchyPolicy.tier_time_ns` keeps them per tier).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
 from ric.protocol import Controls, Reports, WorldSpec
+from xapps.policies import PolicyError, register
+from xapps.policies.base import Policy
 from xapps.sdk import Stamps, XApp
 
 TIER_NAMES = ("satellite", "hap", "local")
@@ -286,6 +305,72 @@ class EqualSplitLocal:
 
 PolicyFactory = Callable[[WorldSpec], TierPolicy]
 
+#: The heuristic of each tier.
+TIER_HEURISTICS: dict[str, Callable[[WorldSpec], TierPolicy]] = {
+    "satellite": ProportionalSatellite,
+    "hap": ProportionalHap,
+    "local": EqualSplitLocal,
+}
+#: Where the shipped tier models live: ``ZOO_DIR / "sag-<tier>.onnx"``.
+ZOO_DIR = Path(__file__).resolve().parent.parent / "models" / "zoo"
+
+
+def zoo_model(tier_name: str) -> Path:
+    """Path of the shipped model of tier ``tier_name``."""
+    return ZOO_DIR / f"sag-{tier_name}.onnx"
+
+
+def tier_policy_factory(tier_name: str, model_path: str | Path | None = None) -> PolicyFactory:
+    """``WorldSpec -> TierPolicy`` for a tier xApp: the tier's heuristic (no model), or the ONNX
+    model at ``model_path`` (read now; checked against the world when the xApp starts).
+
+    Raises
+    ------
+    HierarchyError
+        Unknown tier name.
+    ric.protocol.models.ModelError
+        Model file missing (one line).
+    """
+    if tier_name not in TIER_HEURISTICS:
+        raise HierarchyError(f"tier must be one of {', '.join(TIER_NAMES)}, got {tier_name!r}")
+    if model_path is None:
+        return TIER_HEURISTICS[tier_name]
+    from xapps.policies.learned_sag import onnx_tier_factory
+
+    return onnx_tier_factory(tier_name, model_path)
+
+
+def zoo_tier_model(tier_name: str, n_subbands: int) -> Path:
+    """The shipped model of ``tier_name`` for a world of ``n_subbands``: of ``sag-<tier>.onnx`` and
+    ``sag-reduced-<tier>.onnx``, the one trained for the fewest subbands that still covers the
+    world (a model handles up to its ``max_subbands``); the preset's when none fits."""
+    import onnx
+
+    from ric.protocol.models import ModelError, read_metadata
+
+    best: tuple[int, Path] | None = None
+    for path in (zoo_model(tier_name), ZOO_DIR / f"sag-reduced-{tier_name}.onnx"):
+        if not path.is_file():
+            continue
+        try:
+            p = int(read_metadata(onnx.load(str(path))).get("observation", {}).get("max_subbands", 0))
+        except (ModelError, OSError, ValueError):
+            continue
+        if p >= n_subbands and (best is None or p < best[0]):
+            best = (p, path)
+    return zoo_model(tier_name) if best is None else best[1]
+
+
+def zoo_tier_factory(tier_name: str) -> PolicyFactory:
+    """``WorldSpec -> TierPolicy`` running the shipped model of the tier that fits the world
+    (`zoo_tier_model`); `ric.protocol.models.ModelError` (one line) when it is missing or unfit."""
+
+    def build(spec: WorldSpec) -> TierPolicy:
+        policy: TierPolicy = tier_policy_factory(tier_name, zoo_tier_model(tier_name, spec.n_resources))(spec)
+        return policy
+
+    return build
+
 
 class TierXApp(XApp):
     """An xApp of one tier: subscribes to the tier's nodes, runs a `TierPolicy`, sets its constraints.
@@ -353,3 +438,119 @@ class LocalXApp(TierXApp):
 
 
 TIER_XAPPS: dict[str, type[TierXApp]] = {"satellite": SatelliteXApp, "hap": HapXApp, "local": LocalXApp}
+
+
+class HierarchyPolicy(Policy):
+    """The three tiers of the hierarchy composed in one policy (module docstring).
+
+    Attributes
+    ----------
+    tiers : list of TierPolicy
+        Satellite, HAP and local tier policies.
+    tier_time_ns : ndarray, int64, (3,)
+        Wall time spent in each tier's decisions since `reset` [ns].
+    tier_decisions : ndarray, int64, (3,)
+        Decisions taken by each tier since `reset` (per world).
+    """
+
+    world_kinds = ("sag",)
+
+    def __init__(self, spec: WorldSpec, seed: int = 0, factories: list[PolicyFactory] | None = None) -> None:
+        super().__init__(spec, seed)
+        try:
+            self.tree = SagTree.of(spec)
+        except HierarchyError as exc:
+            raise PolicyError(str(exc)) from None
+        self.tiers: list[TierPolicy] = [f(spec) for f in (factories or self.default_factories())]
+        self.tier_nodes = [np.array(self.tree.beams), np.array(self.tree.haps), np.array(self.tree.local)]
+        self.tier_time_ns = np.zeros(3, dtype=np.int64)
+        self.tier_decisions = np.zeros(3, dtype=np.int64)
+        self.reset(1)
+
+    def default_factories(self) -> list[PolicyFactory]:
+        """Tier policies of this policy name."""
+        return [TIER_HEURISTICS[name] for name in TIER_NAMES]
+
+    def reset(self, batch: int = 1) -> None:
+        super().reset(batch)
+        k, s = self.spec.n_nodes, self.spec.n_resources
+        self._allowed = np.ones((batch, k, s), dtype=bool)
+        self._held = Controls.off(batch, k, s)
+        self.tier_time_ns[:] = 0
+        self.tier_decisions[:] = 0
+        for tier in self.tiers:
+            tier.reset()
+
+    def decide(self, reports: Reports) -> Controls:
+        b = reports.batch
+        if self._allowed.shape[0] != b:
+            self.reset(b)
+        periods = self.tree.period_slots
+        clock = time.perf_counter_ns
+        for w in range(b):
+            world = reports if b == 1 else _world_of(reports, w)
+            for index, tier in enumerate(self.tiers):
+                if reports.slot % periods[index]:
+                    continue
+                t0 = clock()
+                decision = tier.decide(world, self._allowed[w])
+                for node, allowed in decision.constraints.items():
+                    self._allowed[w, node] = allowed
+                nodes = self.tier_nodes[index]
+                for name in ("user", "power_w", "mask", "move_m"):
+                    getattr(self._held, name)[w, nodes] = getattr(decision.controls, name)[0, nodes]
+                self.tier_time_ns[index] += clock() - t0
+                self.tier_decisions[index] += 1
+        return self._held.copy()
+
+
+def _prebuilt(policy: TierPolicy) -> PolicyFactory:
+    """A factory returning an already built ``policy``."""
+
+    def factory(spec: WorldSpec) -> TierPolicy:
+        return policy
+
+    return factory
+
+
+def _world_of(reports: Reports, w: int) -> Reports:
+    """World ``w`` of a batch of reports, as a ``B = 1`` batch (views)."""
+    arrays = {name: getattr(reports, name)[w : w + 1] for name in
+              ("gain", "queue_bits", "queue_packets", "interference_w", "spectral_efficiency_bps_hz", "active",
+               "user_pos_m", "node_pos_m")}
+    return Reports(slot=reports.slot, extra={k: v[w : w + 1] for k, v in reports.extra.items()}, **arrays)
+
+
+@register
+class HeuristicHierarchy(HierarchyPolicy):
+    """``hierarchy-heuristic``: the proportional satellite and HAP splits and the local equal split."""
+
+    name = "hierarchy-heuristic"
+
+
+@register
+class LearnedHierarchy(HierarchyPolicy):
+    """``hierarchy``: the shipped ONNX tier models of ``models/zoo``.
+
+    Per tier the candidates are ``sag-<tier>.onnx`` (trained on the preset) and
+    ``sag-reduced-<tier>.onnx`` (trained on the reduced instance of
+    `xapps.policies.allocation.reduced_overrides`); the tier runs the one trained for the fewest
+    subbands that still covers the world's (a model handles up to its ``max_subbands``).
+    """
+
+    name = "hierarchy"
+    model_paths: ClassVar[dict[str, Path] | None] = None
+
+    def default_factories(self) -> list[PolicyFactory]:
+        from ric.protocol.models import ModelError
+
+        paths = self.model_paths or {name: zoo_tier_model(name, self.spec.n_resources) for name in TIER_NAMES}
+        missing = [str(paths[name]) for name in TIER_NAMES if not Path(paths[name]).is_file()]
+        if missing:
+            raise PolicyError(f"policy 'hierarchy' needs the shipped tier models; missing: {', '.join(missing)}")
+        try:
+            built = [tier_policy_factory(name, paths[name])(self.spec) for name in TIER_NAMES]
+        except ModelError as exc:
+            raise PolicyError(f"policy 'hierarchy': {exc}") from None
+        return [_prebuilt(policy) for policy in built]
+

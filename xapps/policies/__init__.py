@@ -20,6 +20,8 @@ _MODULES: tuple[str, ...] = (
     "xapps.policies.conflict",
     "xapps.policies.satellite",
     "xapps.policies.allocation",
+    "xapps.hierarchy",
+    "xapps.policies.learned_sag",
 )
 _loaded = False
 ONNX_PREFIX = "onnx:"
@@ -91,9 +93,20 @@ def make_policy(name: str, spec: WorldSpec, seed: int = 0) -> Policy:
 
 
 def _make_onnx(path: str, spec: WorldSpec, seed: int) -> Policy:
+    from pathlib import Path
+
     from ric.protocol.models import ModelError
     from xapps.policies.learned import OnnxPolicy
 
+    if spec.world_kind == "sag":  # a flat model: every node every slot (the hierarchy's tiers run as xApps)
+        from xapps.policies.learned_sag import FlatMappo
+
+        if not Path(path).expanduser().is_file():
+            raise PolicyError(f"model {path}: file not found")
+        try:
+            return FlatMappo(spec, seed, model=Path(path).expanduser().read_bytes(), source=path)
+        except ModelError as exc:
+            raise PolicyError(f"model {path}: {exc}") from None
     if spec.world_kind not in OnnxPolicy.world_kinds:
         raise PolicyError(f"onnx policies run on {', '.join(OnnxPolicy.world_kinds)} worlds, not {spec.world_kind!r}")
     try:
