@@ -21,9 +21,10 @@ $(STAMP_DEV): pyproject.toml $(STAMP_RUNTIME)
 	$(BIN)/pip install --quiet -e ".[dev,train]"
 	touch $@
 
-## The main job on the default scenario: RIC, sag nodes and an xApp as processes, realtime slots.
+## The main job on the default scenario: the RIC, the sag nodes and the satellite, HAP and local
+## tier xApps on the shipped ONNX models, as processes, in realtime slots.
 run: $(STAMP_RUNTIME)
-	$(BIN)/ntnric run sag --policy equal-split --mode realtime --slot-ms 10 --slots 3000 --json out/run.json
+	$(BIN)/ntnric run --slot-ms 10 --slots 3000 --json out/run.json
 
 ## Lint, type-check and the whole test suite.
 test: $(STAMP_DEV)
