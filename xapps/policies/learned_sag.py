@@ -179,6 +179,12 @@ class SagLayout:
         # region of each local node, its rank in the region, region centres and half sizes
         regions = spec.static["regions"]
         self.region_nodes = [np.array(r["nodes"]) for r in regions]
+        width = max(len(nodes) for nodes in self.region_nodes)
+        self.region_table = np.zeros((len(regions), width), dtype=np.intp)  # padding rows read node 0
+        self.region_real = np.zeros((len(regions), width), dtype=bool)
+        for j, nodes in enumerate(self.region_nodes):
+            self.region_table[j, : len(nodes)] = nodes
+            self.region_real[j, : len(nodes)] = True
         self.region_of = np.full(self.k, -1)
         for j, nodes in enumerate(self.region_nodes):
             self.region_of[nodes] = j
@@ -228,24 +234,24 @@ class SagLayout:
         """`xapps.hierarchy.EqualSplitLocal`'s blocks: (B, K, S) bool, True where a local node gets a subband.
 
         ``active`` (B, K, U) and ``allowed`` (B, K, S) over every node (only local rows are read).
+        All regions at once: ``region_table`` (R, n) lists each region's nodes, padded with a
+        node that never serves and allows everything.
         """
         b = active.shape[0]
+        table, real = self.region_table, self.region_real  # (R, n) int, (R, n) bool
+        serving = active[:, table].any(-1) & real  # (B, R, n)
+        n_serving = np.maximum(serving.sum(-1), 1)  # (B, R)
+        share: np.ndarray = np.asarray((allowed[:, table] | ~real[None, :, :, None]).all(2))  # (B, R, S)
+        m = share.sum(-1)  # (B, R)
+        pos = np.cumsum(share, axis=-1) - 1  # (B, R, S)
+        q, r = m // n_serving, m % n_serving
+        big = (r * (q + 1))[..., None]
+        block = np.where(pos < big, pos // (q + 1)[..., None],
+                         r[..., None] + (pos - big) // np.maximum(q, 1)[..., None])
+        rank = np.cumsum(serving, axis=-1) - 1  # (B, R, n)
+        got = (block[:, :, None, :] == rank[..., None]) & share[:, :, None, :] & serving[..., None]
         out = np.zeros((b, self.k, self.s), dtype=bool)
-        for nodes in self.region_nodes:
-            serving = np.asarray(active[:, nodes].any(-1))  # (B, n)
-            n_serving = serving.sum(-1)  # (B,)
-            share = np.asarray(allowed[:, nodes].all(1))  # (B, S)
-            m = share.sum(-1)  # (B,)
-            pos = np.cumsum(share, axis=-1) - 1  # (B, S)
-            q = m // np.maximum(n_serving, 1)
-            r = m % np.maximum(n_serving, 1)
-            big = r * (q + 1)
-            qm = np.maximum(q, 1)
-            block = np.where(pos < big[:, None], pos // (q + 1)[:, None],
-                             r[:, None] + (pos - big[:, None]) // qm[:, None])
-            rank = np.cumsum(serving, axis=-1) - 1  # (B, n)
-            got = (np.asarray(block)[:, None, :] == rank[:, :, None]) & share[:, None, :] & serving[:, :, None]
-            out[:, nodes] = got
+        out[:, table[real]] = got[:, real]
         return out
 
     def uav_geometry(self, reports: Reports, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
