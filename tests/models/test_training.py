@@ -133,7 +133,7 @@ def test_onnx_policy_refuses_a_model_of_another_scenario(hex_model: tuple[Path, 
     with pytest.raises(PolicyError, match="not found"):
         make_policy("onnx:/nonexistent/model.onnx", random19)
     sag = make_world(load_scenario("sag")).spec
-    with pytest.raises(PolicyError, match="onnx policies run on"):
+    with pytest.raises(PolicyError, match="a 'bs-scheduler' model cannot run the sag flat tier"):
         make_policy(f"onnx:{model}", sag)
 
 
