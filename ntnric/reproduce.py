@@ -50,8 +50,8 @@ class Paper:
 
 
 def zoo_policies(scenario: str) -> list[str]:
-    """``onnx:PATH`` of the shipped model for ``scenario`` (path relative to the working directory when
-    inside it), or nothing when there is none."""
+    """``onnx:PATH`` of the shipped model ``models/zoo/<scenario>.onnx`` (path relative to the working
+    directory when inside it), or nothing when there is none."""
     model = ZOO_DIR / f"{scenario}.onnx"
     if not model.is_file():
         return []
@@ -99,9 +99,19 @@ def _sag(slots: int) -> list[Case]:
                  min(slots, EXHAUSTIVE_SLOTS_MAX))]
 
 
+#: Shipped srb models per preset: the SRB agents, then the flat MAPPO and IPPO baselines.
+SRB_MODELS = {"tn-ntn-srb": "srb-80", "tn-ntn-srb-160": "srb-160", "tn-ntn-srb-320": "srb-320"}
+
+
+def srb_zoo_policies(scenario: str) -> list[str]:
+    """The shipped SRB model of an srb preset and its flat baselines (those that exist)."""
+    name = SRB_MODELS.get(scenario)
+    return [] if name is None else [p for m in (name, f"{name}-mappo", f"{name}-ippo") for p in zoo_policies(m)]
+
+
 def _srb(slots: int) -> list[Case]:
     policies = ["equal-split", "random-allocation", "round-robin"]
-    cases = [Case(name, name, float(f), None, {}, policies, slots)
+    cases = [Case(name, name, float(f), None, {}, [*srb_zoo_policies(name), *policies], slots)
              for name, f in (("tn-ntn-srb", 80), ("tn-ntn-srb-160", 160), ("tn-ntn-srb-320", 320))]
     cases.append(Case("reduced instance", "tn-ntn-srb", 4.0, None, reduced_overrides("srb"),
                       ["exhaustive", *policies], min(slots, EXHAUSTIVE_SLOTS_MAX)))
@@ -277,7 +287,21 @@ def write_outputs(paper: str, spec: Paper, cases: list[Case], seed: int, out: Pa
     written = [json_path, md_path, *plot_paper(paper, spec, cases, out / "figures")]
     if paper == "sag":
         written += plot_learning_curves(out / "figures")
+    if paper == "srb":
+        written += flexibility_test(out, seed)
     return written
+
+
+def flexibility_test(out: Path, seed: int) -> list[Path]:
+    """The srb flexibility test (`ntnric.srb_flex`, the paper's Fig. 4): users arriving at 1 / 3 / 5 per
+    minute per BS for 30 test minutes, compressed, with the shipped F = 320 models and two baselines."""
+    from ntnric.srb_flex import COMPRESSION, flex_json, plot_flex, run_flex
+
+    scenario = "tn-ntn-srb-320"
+    series = run_flex([*srb_zoo_policies(scenario), "equal-split", "random-allocation"], scenario, seed=seed)
+    title = f"{scenario}: flexibility test, time compressed x{COMPRESSION:g}"
+    return [flex_json(series, out / "srb_flexibility.json", scenario=scenario, compression=COMPRESSION, seed=seed),
+            plot_flex(series, out / "figures" / "srb_flexibility.png", title=title)]
 
 
 #: Training logs of the shipped sag models (`models.hppo` ``train.csv``), name -> file.

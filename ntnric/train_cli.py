@@ -218,6 +218,44 @@ def train_sag_flat(
     _train_sag(True, out, steps, seed, resume, set_, cfg)
 
 
+@train_app.command("cmappo")
+def train_cmappo(
+    out: Annotated[Path, typer.Option(help="Run directory: checkpoints, config.json, train.csv.")],
+    scenario: Annotated[str, typer.Option(help="Preset name or TOML file (an srb world).")] = "tn-ntn-srb-320",
+    method: Annotated[str, typer.Option(
+        help="'srb' (one agent per SRB, in sequence, Lagrangian QoS cost), or the baselines 'mappo' / 'ippo' "
+             "(one agent per base station over every subchannel).")] = "srb",
+    steps: Annotated[int, typer.Option(help="Training budget in world slots.")] = 40_960,
+    seed: Annotated[int, typer.Option(help="Training seed.")] = 1,
+    resume: Annotated[bool, typer.Option(help="Continue from OUT/last.pt.")] = False,
+    cfg: Annotated[list[str] | None, typer.Option(help="Any CmappoConfig field, e.g. --cfg lr=5e-4 (repeatable).")]
+    = None,
+) -> None:
+    """Train constrained MAPPO with SRB agents for TN–NTN spectrum sharing (or a flat baseline)."""
+    _require_torch()
+    from e2_sim.scenarios import load_scenario
+    from models.cmappo import CmappoConfig, train
+
+    if load_scenario(scenario).world != "srb":
+        raise TrainCliError(f"cmappo trains srb worlds; {scenario!r} is not one")
+    values: dict[str, Any] = {"scenario": scenario, "method": method, "steps": steps, "seed": seed}
+    values.update(_config_fields(CmappoConfig, cfg))
+    config = CmappoConfig(**values)
+    config.check()
+
+    def status(p: dict[str, Any]) -> str:
+        line = f"{p.get('phase', '')} · {p.get('slots_per_s', 0.0):,.1f} slots/s · λ {p.get('lambda_mean', 0.0):.2f}"
+        if "eval_throughput_mbps" in p:
+            line += f" · eval {p['eval_throughput_mbps']:.0f} Mbit/s, QoS viol {p['eval_qos_violation_rate']:.3f}"
+        return line
+
+    result = _with_progress(f"cmappo {method} · {scenario}", config.steps, status,
+                            lambda hook: train(config, out, resume=resume, hook=hook))
+    console.print(f"trained {result['slots']:,} slots in {result['wall_s']:.0f} s; best eval "
+                  f"{result.get('best_throughput_mbps', float('nan')):.1f} Mbit/s, QoS violations "
+                  f"{result.get('best_violation_rate', float('nan')):.3f}; wrote {out}/best.pt")
+
+
 def checkpoint_trainer(path: Path) -> str:
     """Which trainer wrote the checkpoint at ``path``: ``maddqn``, ``hppo``, ``sag-flat``, ``cmappo`` or
     ``mappo`` (also when unmarked)."""
@@ -247,6 +285,13 @@ def export_command(
     trainer = checkpoint_trainer(checkpoint)
     if trainer in ("hppo", "sag-flat"):
         _export_sag(checkpoint, out, tolerance)
+        return
+    if trainer == "cmappo":
+        from models.export_srb import export_srb
+
+        written = export_srb(checkpoint, out, tolerance=tolerance)
+        console.print(f"wrote {out}: {written['version']}, parity max |Δ| {written['parity']['max_abs_diff']:.2g} "
+                      f"over {written['parity']['rows']} rows, greedy actions agree")
         return
     if trainer == "maddqn":
         from models.export_dqn import export_dqn

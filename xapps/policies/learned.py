@@ -1,6 +1,6 @@
 """Learned per-node policies: the schedulers' feature builder and action decoding, the table of
-world kinds a model can run on (`KIND_MODELS`; cstn's entry lives in `xapps.policies.learned_cstn`)
-and the ``onnx:PATH`` policy.
+world kinds a model can run on (`KIND_MODELS`; cstn's entry lives in `xapps.policies.learned_cstn`,
+srb's in `xapps.policies.learned_srb`) and the ``onnx:PATH`` policy.
 
 The same `NeighbourhoodFeatures` and `decode_actions` run inside training (``models``) and in
 the xApp, so a model sees exactly what it was trained on.
@@ -57,6 +57,7 @@ from ric.protocol.models import (
 )
 from xapps.policies.base import Policy
 from xapps.policies.learned_cstn import CstnDecoder, CstnFeatures, cstn_model_spec
+from xapps.policies.learned_srb import SrbDecoder, SrbFeatures, srb_model_spec
 
 FEATURE_BUILDER = "neighbourhood-v1"
 XAPP_KIND = "bs-scheduler"
@@ -275,6 +276,7 @@ KIND_MODELS: dict[str, KindModel] = {
     "multicell": _SCHEDULER,
     "conflict": _SCHEDULER,
     "cstn": KindModel(CstnFeatures, CstnDecoder, cstn_model_spec, None),
+    "srb": KindModel(SrbFeatures, SrbDecoder, srb_model_spec, "equal-split"),
 }
 
 
@@ -290,11 +292,11 @@ class OnnxPolicy(Policy):
     """A learned per-node policy from an ONNX file (``onnx:PATH`` on the command line).
 
     The observation builder, the action decoding and the model spec come from the world kind's
-    entry in `KIND_MODELS` (schedulers for multicell/conflict, antenna power for cstn). All
-    agents of all worlds are batched into one onnxruntime call per slot; the recurrent state is
-    kept between slots (a feed-forward model passes a size-1 state through). When a model
+    entry in `KIND_MODELS` (schedulers for multicell/conflict, antenna power for cstn, sequential SRB
+    allocation for srb). All agents of all worlds are batched into one onnxruntime call per slot;
+    the recurrent state is kept between slots (a feed-forward model passes a size-1 state through). When a model
     returns non-finite outputs for a slot, the slot is decided by the kind's fallback (LLQ for
-    schedulers, every antenna off for cstn) and `fallbacks` counts it.
+    schedulers, every antenna off for cstn, equal split for srb) and `fallbacks` counts it.
 
     Parameters
     ----------
@@ -309,7 +311,7 @@ class OnnxPolicy(Policy):
     """
 
     name = "onnx"
-    world_kinds = ("multicell", "conflict", "cstn")
+    world_kinds = ("multicell", "conflict", "cstn", "srb")
 
     def __init__(self, spec: WorldSpec, seed: int = 0, model: bytes = b"", source: str = "") -> None:
         super().__init__(spec, seed)
