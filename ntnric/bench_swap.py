@@ -64,7 +64,7 @@ def scenario_of(path: Path) -> str:
 
 
 def _models_command(*args: str) -> tuple[int, str]:
-    done = subprocess.run([sys.executable, "-c", "from ntnric.cli import main; main()", "models", *args],
+    done = subprocess.run([sys.executable, "-c", "from ntnric.entry import main; main()", "models", *args],
                           capture_output=True, text=True, timeout=120.0)
     return done.returncode, (done.stdout + done.stderr).strip()
 

@@ -1,14 +1,14 @@
 """``ntnric models deploy|list|rollback``: the model registry of a running RIC, over its Admin gRPC.
 
+The commands run at a lower CPU priority than the slot loop (`ntnric.entry`).
+
 A refused request (a model that does not fit the xApp, no earlier model to roll back to, an
 unreachable RIC...) prints one line on stderr, ``error: <reason>``, and exits with status 2.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,7 +17,6 @@ from rich.console import Console
 from rich.table import Table
 
 DEFAULT_ADMIN = "127.0.0.1:4562"  # `ntnric ric --admin-grpc` default
-CLIENT_NICE = 10  # added niceness of these commands: on a shared host a realtime run's slots come first
 RPC_TIMEOUT_S = 60.0  # a deploy waits for the xApp's switch (the RIC gives up after its own timeout)
 _MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
@@ -28,13 +27,6 @@ models_app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True)
 
-
-
-@models_app.callback()
-def _below_the_slot_loop() -> None:
-    """The commands run at a lower CPU priority than the RIC, the nodes and the xApps (`CLIENT_NICE`)."""
-    with contextlib.suppress(OSError):
-        os.nice(CLIENT_NICE)
 
 
 RicOption = Annotated[str, typer.Option("--ric", help="Admin gRPC address of the RIC (HOST:PORT).")]
